@@ -1,0 +1,44 @@
+"""Exception types raised by pyvad.
+
+Every error a user can trigger with bad input derives from :class:`PyvadError`
+and from the matching builtin (``ValueError``, ``FileNotFoundError`` ...), so
+``except ValueError`` keeps working for code that does not know pyvad.
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import NotFittedError
+
+__all__ = [
+    "PyvadError",
+    "VideoReadError",
+    "InvalidVideoError",
+    "FrameSizeMismatchError",
+    "DatasetNotFoundError",
+    "ModelFileError",
+    "NotFittedError",
+]
+
+
+class PyvadError(Exception):
+    """Base class of all pyvad errors."""
+
+
+class VideoReadError(PyvadError, OSError):
+    """A video file, frame folder or stream cannot be opened or decoded."""
+
+
+class InvalidVideoError(PyvadError, ValueError):
+    """Frames have the wrong type, shape, dtype or values (NaN, inf, empty)."""
+
+
+class FrameSizeMismatchError(InvalidVideoError):
+    """Frames (or videos) have a different size than required."""
+
+
+class DatasetNotFoundError(PyvadError, FileNotFoundError):
+    """A benchmark dataset is missing or incomplete under the given root."""
+
+
+class ModelFileError(PyvadError, ValueError):
+    """A saved model file is corrupt, truncated, foreign or of a newer format."""
