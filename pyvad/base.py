@@ -1,0 +1,291 @@
+"""The estimator base every pyvad detector shares.
+
+:class:`BaseDetector` carries the outlier contract of scikit-learn's
+``IsolationForest`` for frames: a subclass implements fitting and raw per-frame
+scoring; the base turns them into ``score_samples``, ``decision_function``,
+``predict``, the ``contamination`` threshold and ``save``/:func:`load`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from pyvad.exceptions import FrameSizeMismatchError, InvalidVideoError
+from pyvad.persistence import load_estimator, save_estimator
+
+__all__ = ["BaseDetector", "load", "check_frame_scores", "check_frame_labels", "check_same_frame_size"]
+
+AUTO_CONTAMINATION = 0.01
+
+
+class BaseDetector(OutlierMixin, BaseEstimator):
+    """Base class of pyvad detectors: the per-frame outlier contract.
+
+    A *sample* is a frame; ``X`` is a sequence of videos (or, for fusion, a
+    :class:`~pyvad.fusion.ScoreTable`). Subclasses implement
+
+    - ``_fit(X, y=None)``: learn from normal data; may set
+      ``training_frame_scores_`` (list of 1-D arrays) when the training frames
+      were scored as a by-product, so they are not scored twice;
+    - ``_score_frames(X)``: a list of 1-D ``float64`` arrays, one per video,
+      **higher = more abnormal**;
+    - ``_parameter_constraints``: scikit-learn style constraints, checked at
+      :meth:`fit`; ``contamination`` is declared here.
+
+    Everything learned ends in ``_``; ``__init__`` only stores parameters.
+    """
+
+    _parameter_constraints: dict = {
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0.0, 0.5, closed="right")],
+    }
+
+    def __init__(self, contamination: str | float = "auto") -> None:
+        self.contamination = contamination
+
+    # -- to implement ----------------------------------------------------------
+    def _fit(self, X: Any, y: Any = None) -> None:
+        raise NotImplementedError
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    # -- contract ----------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Learn normality from ``X`` (normal videos) and set the threshold.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Anything :func:`pyvad.video.as_videos` accepts (arrays, paths,
+            frame folders, :class:`pyvad.Video`), or the output of the previous
+            pipeline step.
+        y : list of 1-D arrays, optional
+            Per-video frame labels; accepted for API compatibility with
+            :class:`~sklearn.model_selection.GridSearchCV` and ignored unless the
+            subclass documents otherwise.
+
+        Returns
+        -------
+        self : BaseDetector
+            The fitted detector.
+        """
+        self._validate_params()
+        # Fit a fresh copy and swap its learned state in only once it succeeded, so an
+        # exception or Ctrl-C leaves this estimator as it was (unfitted or fitted before).
+        staged = clone(self)
+        staged._fit(X, y)
+        if not hasattr(staged, "training_frame_scores_"):
+            staged.training_frame_scores_ = staged._score_frames(X)
+        staged.offset_ = staged._offset_from_training(staged.training_frame_scores_)
+        params = self.get_params(deep=False)
+        for name in [n for n in vars(self) if n not in params]:
+            delattr(self, name)
+        self.__dict__.update({n: v for n, v in vars(staged).items() if n not in params})
+        return self
+
+    def _offset_from_training(self, frame_scores: Sequence[np.ndarray]) -> float:
+        train = -np.concatenate([np.asarray(s, dtype=np.float64) for s in frame_scores])
+        if train.size == 0:
+            raise InvalidVideoError("no training frame could be scored, so no threshold can be set")
+        rate = AUTO_CONTAMINATION if self.contamination == "auto" else float(self.contamination)
+        return float(np.percentile(train, 100.0 * rate))
+
+    def score_frames(self, X: Any) -> list[np.ndarray]:
+        """Per-frame anomaly scores, one array per video, higher = more abnormal.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Videos to score (see :meth:`fit`).
+
+        Returns
+        -------
+        scores : list of ndarray of shape (n_frames_i,)
+            ``float64`` scores in video order.
+        """
+        check_is_fitted(self)
+        return [check_frame_scores(s, where=f"{type(self).__name__} output for video {i}")
+                for i, s in enumerate(self._score_frames(X))]
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Opposite of the anomaly score, frames of all videos concatenated.
+
+        Lower means more abnormal, as in :meth:`sklearn.ensemble.IsolationForest.score_samples`.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Videos to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_frames_total,)
+            ``-concatenate(score_frames(X))``.
+        """
+        frames = self.score_frames(X)
+        if not frames:
+            return np.empty(0, dtype=np.float64)
+        return -np.concatenate(frames)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for abnormal frames.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Videos to score.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_frames_total,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Label every frame: ``-1`` abnormal, ``+1`` normal.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Videos to label.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_frames_total,)
+            ``int`` labels in {-1, +1}.
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    # -- persistence ---------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the estimator to one ``.pyvad`` file, atomically.
+
+        The file holds parameters as JSON and tensors loadable with
+        ``torch.load(weights_only=True)``; see :func:`pyvad.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination. An existing file is replaced only once the new one is
+            completely written.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        return save_estimator(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = False
+        return tags
+
+
+def load(
+    path: str | os.PathLike, *, device: str | None = None, trusted_classes: Iterable[type] = ()
+) -> Any:
+    """Load an estimator saved with ``save``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.pyvad`` file.
+    device : str, optional
+        Overrides the estimator's ``device`` parameter (for example load a
+        CUDA-trained model with ``device="cpu"``). Tensors are always read onto
+        the CPU first.
+    trusted_classes : iterable of type, default=()
+        Estimator classes defined outside pyvad that the file may instantiate.
+        Without them, a file naming a foreign class is refused, so loading a
+        file never imports arbitrary code.
+
+    Returns
+    -------
+    estimator : BaseDetector
+        The fitted (or unfitted, if saved so) estimator.
+
+    Raises
+    ------
+    pyvad.exceptions.ModelFileError
+        The file is not a pyvad model, is truncated or corrupt, or uses a newer
+        format version.
+    FileNotFoundError
+        ``path`` does not exist.
+    """
+    estimator = load_estimator(path, trusted_classes=trusted_classes)
+    if device is not None and "device" in estimator.get_params(deep=False):
+        estimator.set_params(device=device)
+    return estimator
+
+
+def check_frame_scores(scores: Any, *, where: str) -> np.ndarray:
+    """Return ``scores`` as a finite 1-D float64 array or raise naming ``where``."""
+    array = np.asarray(scores, dtype=np.float64)
+    if array.ndim != 1:
+        raise InvalidVideoError(f"{where}: frame scores must be 1-D, got shape {array.shape}")
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise InvalidVideoError(f"{where}: frame score at frame {int(bad[0])} is {array[bad[0]]}")
+    return array
+
+
+def check_frame_labels(labels: Any, n_frames: Sequence[int]) -> list[np.ndarray]:
+    """Validate per-video 0/1 frame labels against the videos' lengths.
+
+    Parameters
+    ----------
+    labels : sequence of array-like
+        One label array per video.
+    n_frames : sequence of int
+        Number of frames of each video.
+
+    Returns
+    -------
+    labels : list of ndarray of uint8
+    """
+    if len(labels) != len(n_frames):
+        raise ValueError(f"got labels for {len(labels)} videos but {len(n_frames)} videos")
+    checked = []
+    for i, (y, n) in enumerate(zip(labels, n_frames)):
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != n:
+            raise ValueError(f"labels of video {i} have shape {y.shape}, expected ({n},) (one per frame)")
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError(f"labels of video {i} must be 0 (normal) or 1 (abnormal)")
+        checked.append(y.astype(np.uint8))
+    return checked
+
+
+def check_same_frame_size(videos: Sequence[Any], expected: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Check that all videos share one frame size (and ``expected`` if given).
+
+    Parameters
+    ----------
+    videos : sequence of pyvad.Video
+        Videos with a ``frame_size`` attribute ``(H, W)``.
+    expected : tuple of int, optional
+        The size seen at fit time.
+
+    Returns
+    -------
+    frame_size : tuple of int
+    """
+    size = expected if expected is not None else tuple(videos[0].frame_size)
+    for video in videos:
+        if tuple(video.frame_size) != tuple(size):
+            origin = "the training videos" if expected is not None else f"video {videos[0].name!r}"
+            raise FrameSizeMismatchError(
+                f"video {video.name!r} has frames of size {tuple(video.frame_size)} (H, W) but "
+                f"{origin} have {tuple(size)}; resize the footage or fit one detector per camera"
+            )
+    return tuple(size)

@@ -1,0 +1,322 @@
+"""The ``.pyvad`` model file format: versioned, checksummed, pickle-free.
+
+Layout of a file::
+
+    MAGIC (12 bytes) | header length (8 bytes, little endian) | header (UTF-8 JSON) | body
+
+The JSON header holds the format version, the estimator class, its parameters,
+its fitted state (with every array replaced by a reference into the body),
+library versions and the SHA-256 of the body. The body is a list of tensors
+written by :func:`torch.save` and read back with ``weights_only=True`` onto the
+CPU, so loading never executes pickled code and a GPU-trained model loads on a
+machine without a GPU.
+
+Estimator classes are resolved by import path, but only for classes defined in
+``pyvad`` itself or passed explicitly by the caller (``trusted_classes``), so a
+foreign file cannot make :func:`load` import arbitrary modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import os
+import platform
+import struct
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pyvad._version import __version__
+from pyvad.exceptions import ModelFileError
+
+MAGIC = b"PYVAD-MODEL\n"
+FORMAT_VERSION = 1
+_LENGTH = struct.Struct("<Q")
+_MAX_HEADER_BYTES = 256 * 1024 * 1024
+
+__all__ = ["FORMAT_VERSION", "save_estimator", "load_estimator"]
+
+
+class _Encoder:
+    """Turn parameters and fitted state into JSON plus a list of tensors."""
+
+    def __init__(self) -> None:
+        self.tensors: list[torch.Tensor] = []
+
+    def _tensor_ref(self, tensor: torch.Tensor) -> int:
+        self.tensors.append(tensor.detach().cpu().contiguous())
+        return len(self.tensors) - 1
+
+    def encode(self, value: Any, where: str) -> Any:
+        from sklearn.base import BaseEstimator
+
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, (np.bool_, np.integer, np.floating)):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind in "US":
+                return {"__strarray__": value.tolist(), "dtype": value.dtype.str}
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"cannot save {where}: arrays of dtype {value.dtype} are not supported")
+            return {"__ndarray__": self._tensor_ref(torch.from_numpy(np.ascontiguousarray(value)))}
+        if isinstance(value, torch.Tensor):
+            return {"__tensor__": self._tensor_ref(value)}
+        if isinstance(value, nn.Module):
+            state = {k: self._tensor_ref(v) for k, v in value.state_dict().items()}
+            return {"__module_state__": state}
+        if isinstance(value, BaseEstimator):
+            return {"__estimator__": encode_estimator(value, self)}
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            if not all(isinstance(k, str) for k in value):
+                return {"__items__": [[self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
+                                      for k, v in value.items()]}
+            return {"__dict__": {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}}
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        raise TypeError(
+            f"cannot save {where}: values of type {type(value).__name__} are not supported; "
+            "override _get_state/_set_state to store it as arrays or plain values"
+        )
+
+
+class _Decoder:
+    """Inverse of :class:`_Encoder`."""
+
+    def __init__(self, tensors: list[torch.Tensor], trusted: Mapping[str, type]) -> None:
+        self.tensors = tensors
+        self.trusted = trusted
+
+    def _tensor(self, ref: Any) -> torch.Tensor:
+        if not isinstance(ref, int) or not 0 <= ref < len(self.tensors):
+            raise ModelFileError(f"model file refers to tensor #{ref!r}, which it does not contain")
+        return self.tensors[ref]
+
+    def decode(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.decode(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "__ndarray__" in value:
+            return self._tensor(value["__ndarray__"]).numpy().copy()
+        if "__tensor__" in value:
+            return self._tensor(value["__tensor__"])
+        if "__strarray__" in value:
+            return np.asarray(value["__strarray__"], dtype=np.dtype(value["dtype"]))
+        if "__module_state__" in value:
+            return _ModuleState({k: self._tensor(r) for k, r in value["__module_state__"].items()})
+        if "__estimator__" in value:
+            return decode_estimator(value["__estimator__"], self)
+        if "__tuple__" in value:
+            return tuple(self.decode(v) for v in value["__tuple__"])
+        if "__items__" in value:
+            return {self.decode(k): self.decode(v) for k, v in value["__items__"]}
+        if "__dict__" in value:
+            return {k: self.decode(v) for k, v in value["__dict__"].items()}
+        raise ModelFileError(f"model file holds an unknown value tag: {sorted(value)}")
+
+
+class _ModuleState(dict):
+    """A decoded ``state_dict`` waiting for its module to be rebuilt."""
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def encode_estimator(estimator: Any, encoder: _Encoder) -> dict:
+    """Encode an estimator's parameters and (if fitted) its state."""
+    cls_name = type(estimator).__name__
+    params = {
+        name: encoder.encode(value, f"{cls_name} parameter {name!r}")
+        for name, value in estimator.get_params(deep=False).items()
+    }
+    get_state = getattr(estimator, "_get_state", None)
+    raw_state = get_state() if get_state is not None else _default_state(estimator)
+    state = {
+        name: encoder.encode(value, f"{cls_name} attribute {name!r}")
+        for name, value in raw_state.items()
+    }
+    return {"class": _class_path(type(estimator)), "params": params, "state": state}
+
+
+def _default_state(estimator: Any) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in vars(estimator).items()
+        if name.endswith("_") and not name.startswith("_")
+    }
+
+
+def _resolve_class(path: str, trusted: Mapping[str, type]) -> type:
+    if path in trusted:
+        return trusted[path]
+    module_name, _, qualname = path.partition(":")
+    if not (module_name == "pyvad" or module_name.startswith("pyvad.")):
+        raise ModelFileError(
+            f"model file asks for class {path!r}, which is not part of pyvad; "
+            "if you trust this file, pass the class in load(..., trusted_classes=[TheClass])"
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ModelFileError(
+            f"model file asks for class {path!r}, which this pyvad ({__version__}) does not have"
+        ) from exc
+    return obj
+
+
+def decode_estimator(blob: Mapping[str, Any], decoder: _Decoder) -> Any:
+    """Rebuild an estimator from :func:`encode_estimator` output."""
+    from sklearn.base import BaseEstimator
+
+    try:
+        cls = _resolve_class(blob["class"], decoder.trusted)
+        params = {k: decoder.decode(v) for k, v in blob["params"].items()}
+        state = {k: decoder.decode(v) for k, v in blob["state"].items()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"model file has a malformed estimator entry: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+        raise ModelFileError(f"model file class {blob['class']!r} is not an estimator")
+    estimator = cls(**params)
+    set_state = getattr(estimator, "_set_state", None)
+    if set_state is not None:
+        set_state(state)
+    else:
+        _default_set_state(estimator, state)
+    return estimator
+
+
+def _default_set_state(estimator: Any, state: Mapping[str, Any]) -> None:
+    modules = {k: v for k, v in state.items() if isinstance(v, _ModuleState)}
+    for name, value in state.items():
+        if name not in modules:
+            setattr(estimator, name, value)
+    if not modules:
+        return
+    build = getattr(estimator, "_build_modules", None)
+    if build is None:
+        raise ModelFileError(
+            f"{type(estimator).__name__} stores networks but has no _build_modules() to rebuild them"
+        )
+    built = build()
+    for name, module_state in modules.items():
+        if name not in built:
+            raise ModelFileError(f"{type(estimator).__name__}._build_modules() did not rebuild {name!r}")
+        try:
+            built[name].load_state_dict(module_state)
+        except RuntimeError as exc:
+            raise ModelFileError(f"network {name!r} in the model file does not fit its architecture: {exc}") from exc
+        setattr(estimator, name, built[name])
+
+
+def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
+    """Write ``estimator`` to ``path`` atomically (temporary file, then rename).
+
+    A failure at any point leaves an existing file at ``path`` untouched.
+    """
+    path = Path(path)
+    encoder = _Encoder()
+    payload = encode_estimator(estimator, encoder)
+    buffer = io.BytesIO()
+    torch.save(encoder.tensors, buffer)
+    body = buffer.getvalue()
+    header = {
+        "format": "pyvad-model",
+        "format_version": FORMAT_VERSION,
+        "estimator": payload,
+        "versions": {
+            "pyvad": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body_bytes": len(body),
+    }
+    header_bytes = json.dumps(header, allow_nan=True).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(MAGIC)
+            handle.write(_LENGTH.pack(len(header_bytes)))
+            handle.write(header_bytes)
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict, bytes]:
+    """Read and check a model file; return its JSON header and tensor body."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise ModelFileError(f"model path {str(path)!r} is a directory, not a .pyvad file")
+    data = path.read_bytes()
+    if not data.startswith(MAGIC):
+        raise ModelFileError(
+            f"{str(path)!r} is not a pyvad model file (it does not start with the pyvad signature); "
+            "files written by joblib.dump must be read with joblib.load"
+        )
+    offset = len(MAGIC)
+    if len(data) < offset + _LENGTH.size:
+        raise ModelFileError(f"model file {str(path)!r} is truncated (no header)")
+    (header_len,) = _LENGTH.unpack_from(data, offset)
+    offset += _LENGTH.size
+    if header_len > _MAX_HEADER_BYTES or offset + header_len > len(data):
+        raise ModelFileError(f"model file {str(path)!r} is truncated or corrupt (bad header length)")
+    try:
+        header = json.loads(data[offset : offset + header_len].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has a corrupt header: {exc}") from exc
+    version = header.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"model file {str(path)!r} has no format version")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"model file {str(path)!r} uses format version {version}, newer than the {FORMAT_VERSION} "
+            f"this pyvad ({__version__}) reads; upgrade pyvad (written by pyvad "
+            f"{header.get('versions', {}).get('pyvad', '?')})"
+        )
+    body = data[offset + header_len :]
+    if len(body) != header.get("body_bytes") or hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
+        raise ModelFileError(
+            f"model file {str(path)!r} is corrupt or truncated: its checksum does not match its content"
+        )
+    return header, body
+
+
+def load_estimator(
+    path: str | os.PathLike, *, trusted_classes: Iterable[type] = ()
+) -> Any:
+    """Load an estimator written by :func:`save_estimator`; see :func:`pyvad.load`."""
+    header, body = read_header(path)
+    try:
+        tensors = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad body
+        raise ModelFileError(f"model file {str(path)!r} has an unreadable tensor body: {exc}") from exc
+    if not isinstance(tensors, list):
+        raise ModelFileError(f"model file {str(path)!r} has an unexpected tensor body")
+    trusted = {_class_path(cls): cls for cls in trusted_classes}
+    return decode_estimator(header["estimator"], _Decoder(tensors, trusted))
