@@ -33,6 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage
 
+from pyvad.base import check_frame_scores
+
 __all__ = ["SMOOTHING_METHODS", "smooth_scores", "gaussian_filter_3d"]
 
 SmoothingMethod = Literal["moving_average", "median", "gaussian"]
@@ -53,17 +55,6 @@ def _check_sigma(sigma: float | None) -> None:
         raise ValueError(f"sigma must be a positive number of frames or None; got {sigma!r}.")
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be a positive number of frames or None; got {sigma!r}.")
-
-
-def _as_score_vector(scores: ArrayLike, what: str) -> np.ndarray:
-    """Return ``scores`` as a finite float64 1-D array, or raise a ``ValueError`` naming it."""
-    array = np.asarray(scores, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-D array of frame scores, got shape {array.shape}.")
-    bad = np.flatnonzero(~np.isfinite(array))
-    if bad.size:
-        raise ValueError(f"{what}: score of frame {bad[0]} is {array[bad[0]]} (must be finite).")
-    return array
 
 
 def _smooth_one(scores: np.ndarray, method: str | None, window: int, sigma: float | None) -> np.ndarray:
@@ -124,8 +115,10 @@ def smooth_scores(
     Raises
     ------
     ValueError
-        Unknown method, bad ``window``/``sigma``, a score array that is not 1-D or holds a
-        NaN or infinite value (the message names the video and frame).
+        Unknown method or bad ``window``/``sigma``.
+    pyvad.exceptions.InvalidVideoError
+        A score array is not 1-D or holds a NaN or infinite value (the message names the
+        video and frame).
 
     Examples
     --------
@@ -141,9 +134,9 @@ def smooth_scores(
     _check_window(window)
     _check_sigma(sigma)
     if isinstance(scores, np.ndarray):
-        return _smooth_one(_as_score_vector(scores, "scores"), method, window, sigma)
+        return _smooth_one(check_frame_scores(scores, where="scores"), method, window, sigma)
     return [
-        _smooth_one(_as_score_vector(video, f"scores of video {index}"), method, window, sigma)
+        _smooth_one(check_frame_scores(video, where=f"scores of video {index}"), method, window, sigma)
         for index, video in enumerate(scores)
     ]
 
