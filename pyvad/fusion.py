@@ -605,7 +605,9 @@ class ScoreFusion(BaseDetector):
             raise ValueError("weights is empty: name at least one component, or pass weights=None to use all.")
         missing = [name for name in self.weights if name not in table.components]
         if missing:
-            raise ValueError(f"weights name components {missing} that the training table lacks; it has {table.components}.")
+            raise ValueError(
+                f"weights name components {missing} that the training table lacks; it has {table.components}."
+            )
         values = []
         for name, weight in self.weights.items():
             if isinstance(weight, bool) or not isinstance(weight, Real) or not np.isfinite(weight):
@@ -648,11 +650,8 @@ class ScoreFusion(BaseDetector):
         return frames, has_event
 
     def _empty_value(self) -> float:
-        if self.empty_frame == "train_min":
-            return self.train_min_
-        if not np.isfinite(self.empty_frame):
-            raise ValueError(f"empty_frame must be 'train_min' or a finite number; got {self.empty_frame!r}.")
-        return float(self.empty_frame)
+        """Score of a frame without events (``empty_frame`` is finite: checked at fit)."""
+        return self.train_min_ if self.empty_frame == "train_min" else float(self.empty_frame)
 
     def _finish(self, table: ScoreTable, frames: np.ndarray, has_event: np.ndarray) -> list[np.ndarray]:
         """Fill empty frames, split per video, smooth, and optionally min-max each video."""

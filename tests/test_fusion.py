@@ -299,11 +299,16 @@ def test_fit_refuses_anything_but_a_score_table():
 @pytest.mark.parametrize(
     "params",
     [{"aggregation": "min"}, {"top_k": 0}, {"smoothing": "box"}, {"window": 0}, {"normalize": "minmax"},
-     {"empty_frame": "zero"}, {"sigma": -1.0}],
+     {"empty_frame": "zero"}, {"empty_frame": float("inf")}, {"sigma": -1.0}],
 )
 def test_invalid_parameters_are_refused_at_fit(params):
     with pytest.raises(ValueError):
         ScoreFusion(**params).fit(frame_table(kd=[[1.0, 2.0]]))
+
+
+def test_empty_weights_are_refused():
+    with pytest.raises(ValueError, match="weights is empty"):
+        ScoreFusion({}).fit(frame_table(kd=[[1.0, 2.0]]))
 
 
 def test_non_finite_weight_is_refused():
