@@ -1,0 +1,13 @@
+"""Foreground extractors: videos -> :class:`~pyvad.events.EventSet` of object events.
+
+Every extractor is a scikit-learn transformer sharing
+:class:`~pyvad.foreground.base.BaseForeground` (chunked reading, cube cropping,
+optional flow crops, joblib over videos, optional memory-mapped storage):
+
+- :class:`MotionForeground` -- VEC's motion branch (frame differences), no weights;
+"""
+
+from pyvad.foreground.base import BaseForeground, BoxSource
+from pyvad.foreground.motion import MOTION_PRESETS, MotionForeground
+
+__all__ = ["BaseForeground", "BoxSource", "MOTION_PRESETS", "MotionForeground"]
