@@ -153,8 +153,10 @@ def _make_scene(seed: int, frame_size: tuple[int, int], channels: int) -> _Scene
     height, width = frame_size
     low, high = _BACKGROUND_GREY
     grey = low + (high - low) * _smooth_texture(rng, height, width, cell=8)
-    tints = [20.0 * (_smooth_texture(rng, height, width, cell=16) - 0.5) for _ in range(channels)]
-    background = np.stack([grey + tint for tint in tints], axis=-1) if channels == 3 else grey[..., None]
+    background = grey[..., None]
+    if channels == 3:
+        tints = [20.0 * (_smooth_texture(rng, height, width, cell=16) - 0.5) for _ in range(3)]
+        background = background + np.stack(tints, axis=-1)
     return _Scene(np.clip(background, 0, 255).astype(np.float32), _lane_centres(rng, height))
 
 
@@ -569,10 +571,14 @@ def make_train_test(
     if anomalies is None:
         raise ValueError(f"anomalies must name at least one kind from {list(ANOMALY_KINDS)}, got None.")
     seeds = np.random.default_rng(random_state).integers(2**32, size=3)
-    common = dict(
-        n_frames=n_frames, frame_size=frame_size, n_objects=n_objects, noise=noise, channels=channels,
-        scene_seed=int(seeds[0]),
-    )
+    common = {
+        "n_frames": n_frames,
+        "frame_size": frame_size,
+        "n_objects": n_objects,
+        "noise": noise,
+        "channels": channels,
+        "scene_seed": int(seeds[0]),
+    }
     train = make_videos(n_train, random_state=int(seeds[1]), name_prefix="train", **common)
     test = make_videos(n_test, anomaly=anomalies, random_state=int(seeds[2]), name_prefix="test", **common)
     return train, test
