@@ -27,6 +27,11 @@ __all__ = ["BaseDetector", "load", "check_frame_scores", "check_frame_labels", "
 AUTO_CONTAMINATION = 0.01
 
 
+def _is_learned(name: str) -> bool:
+    """sklearn convention: fitted attributes end with ``_`` (and are not private)."""
+    return name.endswith("_") and not name.startswith("_")
+
+
 class BaseDetector(OutlierMixin, BaseEstimator):
     """Base class of pyvad detectors: the per-frame outlier contract.
 
@@ -41,7 +46,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     - ``_parameter_constraints``: scikit-learn style constraints, checked at
       :meth:`fit`; ``contamination`` is declared here.
 
-    Everything learned ends in ``_``; ``__init__`` only stores parameters.
+    Everything learned must be stored in attributes ending in ``_`` (only those
+    are kept by :meth:`fit` and saved); ``__init__`` only stores parameters.
     """
 
     _parameter_constraints: dict = {
@@ -86,10 +92,9 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         if not hasattr(staged, "training_frame_scores_"):
             staged.training_frame_scores_ = staged._score_frames(X)
         staged.offset_ = staged._offset_from_training(staged.training_frame_scores_)
-        params = self.get_params(deep=False)
-        for name in [n for n in vars(self) if n not in params]:
+        for name in [n for n in vars(self) if _is_learned(n)]:
             delattr(self, name)
-        self.__dict__.update({n: v for n, v in vars(staged).items() if n not in params})
+        self.__dict__.update({n: v for n, v in vars(staged).items() if _is_learned(n)})
         return self
 
     def _offset_from_training(self, frame_scores: Sequence[np.ndarray]) -> float:
