@@ -233,6 +233,20 @@ def _video_sources(folder: Path) -> list[Path]:
     ]
 
 
+def _require_sources(sources: list[Path], dataset: str, what: str, folder: Path) -> list[Path]:
+    if not sources:
+        raise _missing(dataset, f"at least one {what}", folder)
+    return sources
+
+
+def _read_array(path: Path, reader: Callable[..., np.ndarray], **options: object) -> np.ndarray:
+    """Read a label/mask array with ``reader``, turning parse errors into pyvad errors."""
+    try:
+        return reader(path, **options)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InvalidVideoError(f"Cannot read the annotation file '{path}': {exc}") from exc
+
+
 def _source_name(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
 
@@ -303,10 +317,10 @@ def _mat_clip_intervals(clip: np.ndarray, path: Path) -> list[Interval]:
 def _benchmark_train_sources(dataset: str, root: Path) -> list[Path]:
     frames = root / "training" / "frames"
     if frames.is_dir():
-        return _subfolders(frames)
+        return _require_sources(_subfolders(frames), dataset, "clip folder", frames)
     videos = root / "training" / "videos"
     if videos.is_dir():
-        return _video_sources(videos)
+        return _require_sources(_video_sources(videos), dataset, "video file", videos)
     raise _missing(dataset, "training clips (training/frames/<clip>/ or training/videos/)", frames)
 
 
@@ -318,7 +332,7 @@ def _labels_per_video_npy(
         path = folder / f"{clip}.npy"
         if not path.is_file():
             raise _missing(dataset, f"the frame labels of test clip '{clip}'", path)
-        labels.append((np.load(path).ravel() != 0).astype(np.uint8))
+        labels.append((_read_array(path, np.load).ravel() != 0).astype(np.uint8))
     return labels
 
 
@@ -340,7 +354,7 @@ def _labels_from_mat(
 
 
 def _labels_from_concatenated_npy(path: Path, videos: Sequence[Video]) -> list[np.ndarray]:
-    flat = (np.load(path).ravel() != 0).astype(np.uint8)
+    flat = (_read_array(path, np.load).ravel() != 0).astype(np.uint8)
     lengths = [len(video) for video in videos]
     if flat.size != sum(lengths):
         raise InvalidVideoError(
@@ -373,7 +387,7 @@ def _benchmark_test_labels(
 
 
 def _mask_from_npy(path: Path, name: str) -> Video:
-    array = np.load(path, mmap_mode="r")
+    array = _read_array(path, np.load, mmap_mode="r")
     if array.dtype == np.bool_:
         array = array.view(np.uint8)
     elif array.dtype != np.uint8:
@@ -381,9 +395,9 @@ def _mask_from_npy(path: Path, name: str) -> Video:
     return Video(array, name=name, grayscale=True)
 
 
-def _masks_from_folders(dataset: str, folder: Path, names: Sequence[str]) -> list[Video]:
+def _masks_from_folders(dataset: str, folder: Path, names: Sequence[str]) -> list[Video | None]:
     """One frame folder of mask images per clip: ``folder/<clip>/*.png``."""
-    masks = []
+    masks: list[Video | None] = []
     for clip in names:
         path = folder / clip
         if not path.is_dir():
@@ -392,9 +406,9 @@ def _masks_from_folders(dataset: str, folder: Path, names: Sequence[str]) -> lis
     return masks
 
 
-def _masks_from_npy_files(dataset: str, folder: Path, names: Sequence[str]) -> list[Video]:
+def _masks_from_npy_files(dataset: str, folder: Path, names: Sequence[str]) -> list[Video | None]:
     """One ``(T, H, W)`` array per clip: ``folder/<clip>.npy``, memory-mapped."""
-    masks = []
+    masks: list[Video | None] = []
     for clip in names:
         path = folder / f"{clip}.npy"
         if not path.is_file():
@@ -408,9 +422,9 @@ def _benchmark_test_masks(
 ) -> list[Video | None] | None:
     """Pixel masks from ``testing/masks/<clip>/`` or ``testing/test_pixel_mask/<clip>.npy``."""
     if (root / "testing" / "masks").is_dir():
-        return list(_masks_from_folders(dataset, root / "testing" / "masks", names))
+        return _masks_from_folders(dataset, root / "testing" / "masks", names)
     if (root / "testing" / "test_pixel_mask").is_dir():
-        return list(_masks_from_npy_files(dataset, root / "testing" / "test_pixel_mask", names))
+        return _masks_from_npy_files(dataset, root / "testing" / "test_pixel_mask", names)
     return None
 
 
@@ -420,7 +434,7 @@ def _load_frame_benchmark(dataset: str, root: Path) -> tuple[VideoDataset, Video
     test_frames = _require_dir(
         root / "testing" / "frames", dataset, "test clips (testing/frames/<clip>/)"
     )
-    sources = _subfolders(test_frames)
+    sources = _require_sources(_subfolders(test_frames), dataset, "clip folder", test_frames)
     names = [p.name for p in sources]
     videos = _open_videos(dataset, "test", sources)
     labels = _benchmark_test_labels(dataset, root, videos, names)
@@ -496,23 +510,37 @@ def _ucsd_test_labels(
     )
 
 
+def _ucsd_masks(dataset: str, sources: Sequence[Path]) -> list[Video | None]:
+    """``Test001_gt/`` mask folder next to each ``Test001/`` clip, or None where absent."""
+    masks: list[Video | None] = []
+    for source in sources:
+        gt = source.with_name(f"{source.name}_gt")
+        if gt.is_dir():
+            masks.append(Video(str(gt), name=f"{dataset}/test/{gt.name}", grayscale=True))
+        else:
+            masks.append(None)
+    return masks
+
+
 def _load_ucsd(dataset: str, root: Path, *, subset: str) -> tuple[VideoDataset, VideoDataset]:
     """UCSD Ped1 / Ped2 in the original archive layout."""
     folder = _ucsd_folder_or_none(root, subset)
     if folder is None:
-        raise _missing(dataset, f"the UCSD layout UCSD{subset}/Train/ and UCSD{subset}/Test/", root)
-    train = _train_split(dataset, _subfolders(folder / "Train", r"Train\d+"))
-    sources = _subfolders(folder / "Test", r"Test\d+")
+        layout = f"the UCSD layout UCSD{subset}/Train/ and UCSD{subset}/Test/"
+        raise _missing(dataset, layout, root)
+    train_sources = _subfolders(folder / "Train", r"Train\d+")
+    train = _train_split(
+        dataset, _require_sources(train_sources, dataset, "TrainNNN folder", folder / "Train")
+    )
+    test_sources = _subfolders(folder / "Test", r"Test\d+")
+    sources = _require_sources(test_sources, dataset, "TestNNN folder", folder / "Test")
     names = [p.name for p in sources]
     videos = _open_videos(dataset, "test", sources)
-    masks: list[Video | None] = []
-    for source in sources:
-        gt = source.with_name(f"{source.name}_gt")
-        masks.append(Video(str(gt), name=f"{dataset}/test/{gt.name}", grayscale=True)
-                     if gt.is_dir() else None)
+    masks = _ucsd_masks(dataset, sources)
     labels = _ucsd_test_labels(folder, subset, videos, names, masks, dataset)
-    has_masks = any(mask is not None for mask in masks)
-    return train, VideoDataset(dataset, "test", videos, names, labels, masks if has_masks else None)
+    if all(mask is None for mask in masks):
+        return train, VideoDataset(dataset, "test", videos, names, labels)
+    return train, VideoDataset(dataset, "test", videos, names, labels, masks)
 
 
 # -------------------------------------------------------------------------- UBnormal
@@ -557,7 +585,7 @@ def _ubnormal_labels(name: str, path: Path, video: Video) -> np.ndarray:
     tracks = path.parent / f"{name}_annotations" / f"{name}_tracks.txt"
     if not tracks.is_file():
         raise _missing("ubnormal", f"the abnormal tracks of video '{name}'", tracks)
-    rows = np.loadtxt(tracks, delimiter=",", ndmin=2)
+    rows = _read_array(tracks, np.loadtxt, delimiter=",", ndmin=2)
     intervals = [(int(row[1]), int(row[2])) for row in rows]
     return _labels_from_intervals(len(video), intervals, video=name, source=tracks)
 
@@ -627,7 +655,8 @@ def _folder_test_labels(
     intervals = _read_interval_csv(path)
     unknown = sorted(set(intervals) - set(names))
     if unknown:
-        raise _missing("folder", f"test videos {unknown} named in '{path.name}'", path.parent / "test")
+        what = f"test videos {unknown} named in '{path.name}'"
+        raise _missing("folder", what, path.parent / "test")
     return [
         _labels_from_intervals(len(video), intervals.get(name, []), video=name, source=path)
         for video, name in zip(videos, names)
@@ -636,10 +665,7 @@ def _folder_test_labels(
 
 def _folder_sources(root: Path, split: str) -> list[Path]:
     folder = _require_dir(root / split, "folder", f"a '{split}' folder of videos or frame folders")
-    sources = _video_sources(folder)
-    if not sources:
-        raise _missing("folder", "at least one video file or frame folder", folder)
-    return sources
+    return _require_sources(_video_sources(folder), "folder", "video file or frame folder", folder)
 
 
 def _load_folder(root: Path) -> tuple[VideoDataset, VideoDataset]:

@@ -193,6 +193,21 @@ def test_missing_test_split_folder(ped2_root: Path) -> None:
         load_dataset("ped2", ped2_root)
 
 
+def test_empty_training_folder_is_incomplete(tmp_path: Path) -> None:
+    (tmp_path / "training/frames").mkdir(parents=True)
+    write_frames(tmp_path / "testing/frames/01", 2)
+    with pytest.raises(DatasetNotFoundError, match="at least one clip folder"):
+        load_dataset("avenue", tmp_path)
+
+
+def test_corrupt_label_file_is_reported_by_path(ped2_root: Path) -> None:
+    (ped2_root / "ped2.mat").unlink()
+    (ped2_root / "testing/labels").mkdir()
+    (ped2_root / "testing/labels/01.npy").write_bytes(b"not an array")
+    with pytest.raises(InvalidVideoError, match=r"labels[/\\]01.npy"):
+        load_dataset("ped2", ped2_root)
+
+
 def test_missing_root_names_path_and_official_page(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="nowhere") as info:
         load_dataset("avenue", tmp_path / "nowhere")
