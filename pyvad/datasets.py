@@ -558,25 +558,31 @@ def _ubnormal_split_files(root: Path) -> Path | None:
     return None
 
 
+def _read_official_split(folder: Path, split: str, kinds: Sequence[str]) -> list[str]:
+    """Video names of ``<kind>_<split>_video_names.txt`` for each kind, naturally sorted."""
+    names: list[str] = []
+    for kind in kinds:
+        path = folder / f"{kind}_{split}_video_names.txt"
+        if not path.is_file():
+            raise _missing("ubnormal", "an official split file", path)
+        names += _read_name_list(path)
+    return sorted(names, key=_natural_key)
+
+
 def _ubnormal_split_names(
     root: Path, all_names: Sequence[str], include_abnormal_train: bool, test_split: str
 ) -> tuple[list[str], list[str]]:
+    """(train, test) video names: official split files if present, else normal / abnormal."""
     folder = _ubnormal_split_files(root)
     if folder is None:
         train = [n for n in all_names if n.startswith("normal_")]
         test = [n for n in all_names if n.startswith("abnormal_")]
         return train, test
-    kinds = ("normal", "abnormal") if include_abnormal_train else ("normal",)
-    lists = {}
-    for split, kinds_in_split in (("training", kinds), (test_split, ("normal", "abnormal"))):
-        names = []
-        for kind in kinds_in_split:
-            path = folder / f"{kind}_{split}_video_names.txt"
-            if not path.is_file():
-                raise _missing("ubnormal", "an official split file", path)
-            names += _read_name_list(path)
-        lists[split] = sorted(names, key=_natural_key)
-    return lists["training"], lists[test_split]
+    train_kinds = ("normal", "abnormal") if include_abnormal_train else ("normal",)
+    return (
+        _read_official_split(folder, "training", train_kinds),
+        _read_official_split(folder, test_split, ("normal", "abnormal")),
+    )
 
 
 def _ubnormal_labels(name: str, path: Path, video: Video) -> np.ndarray:
