@@ -56,7 +56,7 @@ def plot_score_curves(
     n = len(scores)
     if n == 0:
         raise ValueError("plot_score_curves needs at least one video's scores")
-    fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.6), squeeze=False)
     for i, ax in enumerate(axes[:, 0]):
         curve = np.asarray(scores[i], dtype=float)
         ax.plot(np.arange(len(curve)), curve, color="tab:blue", lw=1.2, label="score")
