@@ -314,10 +314,17 @@ def _paste(frames: np.ndarray, track: _Track, mask: np.ndarray | None = None) ->
 
 
 def _add_noise(rng: np.random.Generator, frames: np.ndarray, noise: float) -> np.ndarray:
-    """Add Gaussian sensor noise of standard deviation ``noise`` and quantise to uint8."""
+    """Add Gaussian sensor noise of standard deviation ``noise`` and quantise to uint8.
+
+    ``frames`` (float32) is used as scratch space and overwritten.
+    """
     if noise > 0:
-        frames += noise * rng.standard_normal(frames.shape, dtype=np.float32)
-    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+        sample = rng.standard_normal(frames.shape, dtype=np.float32)
+        sample *= noise
+        frames += sample
+    np.rint(frames, out=frames)
+    np.clip(frames, 0, 255, out=frames)
+    return frames.astype(np.uint8)
 
 
 def _render_video(
