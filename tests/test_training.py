@@ -1,0 +1,286 @@
+"""Specification of the shared trainer, its checkpoints, DDP and the teacher feature cache."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from pyvad.exceptions import ModelFileError
+from pyvad.training import (
+    Callback,
+    FeatureCache,
+    Trainer,
+    cache_teacher_features,
+    resolve_device,
+    seed_everything,
+    set_trainable,
+)
+
+
+def _regression_data(n: int = 64, seed: int = 0) -> TensorDataset:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=gen)
+    y = x @ torch.tensor([[0.5], [-1.0], [0.25], [1.0]]) + 0.01 * torch.randn(n, 1, generator=gen)
+    return TensorDataset(x, y)
+
+
+def _tiny_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+
+def _mse(model: nn.Module, batch, epoch: int):
+    x, y = batch
+    loss = nn.functional.mse_loss(model(x), y)
+    return loss, {"mse": loss.item()}
+
+
+class _KillAfter(Callback):
+    """Simulates the process being killed once ``epoch`` has finished."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def _trainer(**overrides) -> Trainer:
+    params = dict(epochs=3, batch_size=8, optimizer="sgd", lr=0.05, optimizer_kwargs={"momentum": 0.9},
+                  scheduler="step", scheduler_kwargs={"step_size": 1, "gamma": 0.5}, device="cpu",
+                  random_state=0, verbose=0)
+    params.update(overrides)
+    return Trainer(**params)
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def test_resume_after_a_kill_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path: Path) -> None:
+    data = _regression_data()
+    reference = _trainer().fit(_tiny_model(), _mse, data)
+
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(checkpoint_dir=tmp_path, callbacks=[_KillAfter(0)]).fit(_tiny_model(), _mse, data)
+    torch.manual_seed(123)  # the restarted process is in some other RNG state
+    resumed_trainer = _trainer(checkpoint_dir=tmp_path, resume=True)
+    resumed = resumed_trainer.fit(_tiny_model(seed=7), _mse, data)
+
+    assert resumed_trainer.start_epoch_ == 1
+    assert len(resumed_trainer.history_) == 3
+    for (name, a), (_, b) in zip(reference.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_checkpoints_load_without_pickle_and_leave_no_temporary_files(tmp_path: Path) -> None:
+    _trainer(epochs=2, checkpoint_dir=tmp_path).fit(_tiny_model(), _mse, _regression_data())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit-last.pt"]
+    ckpt = torch.load(tmp_path / "fit-last.pt", weights_only=True)
+    assert ckpt["run"]["epoch"] == 2 and ckpt["run"]["finished"]
+    assert {"model", "optimizer", "scheduler", "rng"} <= set(ckpt)
+
+
+def test_resuming_a_finished_stage_returns_its_weights_without_training(tmp_path: Path) -> None:
+    data = _regression_data()
+    first = _trainer(checkpoint_dir=tmp_path).fit(_tiny_model(), _mse, data)
+    again = _trainer(checkpoint_dir=tmp_path, resume=True, callbacks=[_KillAfter(0)]).fit(_tiny_model(5), _mse, data)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+
+
+def test_a_corrupt_checkpoint_gives_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "fit-last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelFileError, match="fit-last.pt"):
+        _trainer(checkpoint_dir=tmp_path, resume=True).fit(_tiny_model(), _mse, _regression_data())
+
+
+# ----------------------------------------------------------------------------- loop behaviour
+
+
+def test_training_reduces_the_loss_and_logs_every_epoch() -> None:
+    trainer = _trainer(epochs=4, optimizer="adam", lr=3e-2, optimizer_kwargs=None, scheduler="cosine",
+                       scheduler_kwargs=None)
+    trainer.fit(_tiny_model(), _mse, _regression_data(), _regression_data(seed=1))
+    losses = [h["loss"] for h in trainer.history_]
+    assert losses[-1] < 0.5 * losses[0]
+    assert {"epoch", "loss", "mse", "val_loss", "lr", "samples_per_s"} <= set(trainer.history_[0])
+    assert trainer.history_[-1]["lr"] < trainer.history_[0]["lr"]
+
+
+def test_a_loss_term_can_be_switched_on_at_an_epoch() -> None:
+    def staged(model, batch, epoch):
+        loss, _ = _mse(model, batch, epoch)
+        extra = model[0].weight.pow(2).mean() if epoch >= 2 else torch.zeros(())
+        return loss + extra, {"extra": extra.detach()}
+
+    trainer = _trainer(epochs=3)
+    trainer.fit(_tiny_model(), staged, _regression_data())
+    assert [h["extra"] > 0 for h in trainer.history_] == [False, False, True]
+
+
+def test_set_trainable_freezes_everything_but_the_named_modules() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    frozen = {k: v.clone() for k, v in model[:2].state_dict().items()}
+    n = set_trainable(model, train=["2"])
+    assert n == 9
+    _trainer(epochs=2).fit(model, _mse, _regression_data())
+    for key, value in model[:2].state_dict().items():
+        assert torch.equal(value, frozen[key]), f"frozen {key} changed (BatchNorm statistics included)"
+    with pytest.raises(ValueError, match="not sub-modules"):
+        set_trainable(model, freeze=["decoder"])
+
+
+def test_early_stopping_stops_and_restores_the_best_weights() -> None:
+    class Record(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            self.best = {k: v.clone() for k, v in model.state_dict().items()} if logs["val_loss"] == min(
+                h["val_loss"] for h in trainer.history_) else self.best
+
+    def diverging(model, batch, epoch):  # validation gets worse from the second epoch on
+        loss, logs = _mse(model, batch, epoch)
+        return (loss, logs) if model.training else (loss + 100.0 * epoch, logs)
+
+    model, record = _tiny_model(), Record()
+    trainer = _trainer(epochs=10, early_stopping=2, callbacks=[record])
+    trainer.fit(model, diverging, _regression_data(), _regression_data(seed=1))
+    assert trainer.stopped_early_ and len(trainer.history_) == 3
+    assert all(torch.equal(v, record.best[k]) for k, v in model.state_dict().items())
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error() -> None:
+    def nan_loss(model, batch, epoch):
+        return model(batch[0]).sum() * float("nan")
+
+    with pytest.raises(FloatingPointError, match="epoch 0"):
+        _trainer().fit(_tiny_model(), nan_loss, _regression_data())
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"epochs": 0}, "epochs"), ({"optimizer": "lion"}, "optimizer"), ({"scheduler": "poly"}, "scheduler"),
+     ({"amp": "fp8"}, "amp"), ({"resume": True}, "checkpoint_dir"), ({"lr": -1.0}, "lr")],
+)
+def test_invalid_parameters_are_named_in_the_error(params, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        _trainer(**params).fit(_tiny_model(), _mse, _regression_data())
+
+
+def test_amp_is_ignored_with_a_warning_off_cuda() -> None:
+    with pytest.warns(UserWarning, match="CUDA-only"):
+        _trainer(epochs=1, amp="bf16").fit(_tiny_model(), _mse, _regression_data())
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu:0")
+
+
+def test_seed_everything_makes_random_draws_repeatable() -> None:
+    seed_everything(3)
+    first = (torch.rand(2), np.random.rand(2))
+    seed_everything(3)
+    assert torch.equal(first[0], torch.rand(2)) and np.array_equal(first[1], np.random.rand(2))
+
+
+# ----------------------------------------------------------------------------- progress output
+
+
+@pytest.mark.parametrize(("verbose", "shown"), [(0, False), (1, False), (2, True)])
+def test_progress_bars_appear_only_when_enabled(capsys, verbose: int, shown: bool) -> None:
+    # under pytest stderr is not a terminal: verbose=1 must stay quiet there
+    _trainer(epochs=1, verbose=verbose).fit(_tiny_model(), _mse, _regression_data())
+    captured = capsys.readouterr()
+    assert ("loss" in captured.err) is shown
+    assert captured.out == ""
+
+
+# ----------------------------------------------------------------------------- DDP
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size))
+    torch.set_num_threads(1)
+    trainer = _trainer(epochs=4, optimizer="adam", lr=3e-2, optimizer_kwargs=None, scheduler=None,
+                       checkpoint_dir=out_dir)
+    model = trainer.fit(_tiny_model(), _mse, _regression_data())
+    torch.save({"losses": [h["loss"] for h in trainer.history_], "weights": model.state_dict()},
+               Path(out_dir) / f"rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_with_two_gloo_processes_trains_like_a_single_process(tmp_path: Path) -> None:
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    single = _trainer(epochs=4, optimizer="adam", lr=3e-2, optimizer_kwargs=None, scheduler=None, batch_size=16)
+    single.fit(_tiny_model(), _mse, _regression_data())
+    single_losses = [h["loss"] for h in single.history_]
+
+    assert ranks[0]["losses"] == ranks[1]["losses"], "logged losses are averaged over processes"
+    assert all(torch.equal(ranks[0]["weights"][k], ranks[1]["weights"][k]) for k in ranks[0]["weights"])
+    ddp_losses = ranks[0]["losses"]
+    assert ddp_losses[-1] < 0.5 * ddp_losses[0]
+    assert ddp_losses[-1] == pytest.approx(single_losses[-1], rel=0.5)
+    assert [p.name for p in tmp_path.glob("*-last.pt")] == ["fit-last.pt"], "only rank 0 checkpoints"
+
+
+# ----------------------------------------------------------------------------- feature cache
+
+
+class _TwoTaps(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        a = self.conv(x)
+        return {"a": a, "b": a.mean(dim=(2, 3))}
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_cached_features_equal_recomputed_ones_within_fp16_tolerance(tmp_path: Path, on_disk: bool) -> None:
+    images = torch.rand(10, 3, 8, 8)
+    labels = torch.arange(10)
+    teacher = _TwoTaps()
+    cache = cache_teacher_features(teacher, TensorDataset(images, labels), cache_dir=tmp_path if on_disk else None,
+                                   batch_size=4, device="cpu")
+    assert isinstance(cache, FeatureCache) and len(cache) == 10 and cache.taps == ["a", "b"]
+    assert teacher.calls == 3, "the teacher runs once over the data"
+    assert (tmp_path / "a.npy").exists() is on_disk
+
+    index, image, label, features = cache[7]
+    assert index == 7 and torch.equal(image, images[7]) and label == 7
+    expected = teacher(images[7:8])
+    for tap in ("a", "b"):
+        assert features[tap].dtype == torch.float16
+        torch.testing.assert_close(features[tap].float(), expected[tap][0].detach(), rtol=1e-3, atol=1e-3)
+
+
+def test_the_cache_batches_through_a_dataloader_with_the_requested_taps() -> None:
+    data = TensorDataset(torch.rand(6, 3, 8, 8))
+    cache = cache_teacher_features(_TwoTaps(), data, taps=["b"], dtype=torch.float32, device="cpu")
+    index, images, features = next(iter(torch.utils.data.DataLoader(cache, batch_size=6)))
+    assert index.tolist() == list(range(6)) and images.shape == (6, 3, 8, 8)
+    assert list(features) == ["b"] and features["b"].shape == (6, 4)
+    with pytest.raises(ValueError, match="'c'"):
+        cache_teacher_features(_TwoTaps(), data, taps=["c"], device="cpu")
