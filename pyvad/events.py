@@ -106,24 +106,24 @@ def neighbour_indices(frame_indices: np.ndarray | int, offsets: Sequence[int], n
     return np.clip(t[:, None] + np.asarray(offsets, dtype=np.int64)[None, :], 0, n_frames - 1)
 
 
-def _pixel_window(box: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
-    """Integer crop window ``(x1, y1, x2, y2)`` (end exclusive) of a box, at least 1 px."""
-    x1, y1, x2, y2 = np.ceil(np.asarray(box, dtype=np.float64))
-    x1 = int(np.clip(x1, 0, width - 1))
-    y1 = int(np.clip(y1, 0, height - 1))
-    x2 = int(np.clip(x2, x1 + 1, width))
-    y2 = int(np.clip(y2, y1 + 1, height))
-    return x1, y1, x2, y2
+def _pixel_windows(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Integer crop windows ``(x1, y1, x2, y2)`` (end exclusive, at least 1 px) of boxes."""
+    windows = np.ceil(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)).astype(np.int64)
+    windows[:, 0] = np.clip(windows[:, 0], 0, width - 1)
+    windows[:, 1] = np.clip(windows[:, 1], 0, height - 1)
+    windows[:, 2] = np.clip(windows[:, 2], windows[:, 0] + 1, width)
+    windows[:, 3] = np.clip(windows[:, 3], windows[:, 1] + 1, height)
+    return windows
 
 
-def crop_patch(image: np.ndarray, box: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
-    """Crop ``box`` from ``image`` and resize it bilinearly to ``size``.
+def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
+    """Crop every box from ``image`` and resize it bilinearly to ``size``.
 
     Parameters
     ----------
     image : ndarray of shape (H, W, C)
         A frame (uint8) or a flow field (float, C = 2).
-    box : array of 4 floats
+    boxes : ndarray of shape (K, 4)
         ``x1, y1, x2, y2`` in pixels; rounded up (``ceil``), end exclusive,
         clipped to the image and at least one pixel wide and high.
     size : int or (int, int)
@@ -131,34 +131,32 @@ def crop_patch(image: np.ndarray, box: np.ndarray, size: int | Sequence[int]) ->
 
     Returns
     -------
-    ndarray of shape (h, w, C)
+    ndarray of shape (K, h, w, C)
         Same dtype as ``image``.  Flow vectors are not rescaled: they stay in
         pixels of the original frame.
     """
     h, w = normalize_patch_size(size)
-    x1, y1, x2, y2 = _pixel_window(box, image.shape[0], image.shape[1])
-    crop = cv2.resize(image[y1:y2, x1:x2], (w, h), interpolation=cv2.INTER_LINEAR)
-    return crop.reshape(h, w, image.shape[2])
+    channels = image.shape[2]
+    out = np.empty((len(boxes), h, w, channels), dtype=image.dtype)
+    for k, (x1, y1, x2, y2) in enumerate(_pixel_windows(boxes, image.shape[0], image.shape[1]).tolist()):
+        out[k] = cv2.resize(image[y1:y2, x1:x2], (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, channels)
+    return out
 
 
-def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
-    """Crop every box of ``boxes`` from one image (see :func:`crop_patch`).
+def crop_patch(image: np.ndarray, box: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
+    """Crop one box from one image (see :func:`crop_patches`).
 
     Parameters
     ----------
     image : ndarray of shape (H, W, C)
-    boxes : ndarray of shape (K, 4)
+    box : array of 4 floats
     size : int or (int, int)
 
     Returns
     -------
-    ndarray of shape (K, h, w, C)
+    ndarray of shape (h, w, C)
     """
-    h, w = normalize_patch_size(size)
-    out = np.empty((len(boxes), h, w, image.shape[2]), dtype=image.dtype)
-    for k, box in enumerate(boxes):
-        out[k] = crop_patch(image, box, (h, w))
-    return out
+    return crop_patches(image, np.asarray(box).reshape(1, 4), size)[0]
 
 
 def _check_length(name: str, array: np.ndarray, n: int) -> None:

@@ -65,14 +65,17 @@ class MotionMap:
         """
         before, after = cv2.absdiff(cur, prev), cv2.absdiff(nxt, cur)
         summed = before + after if self.uint8_wraparound else cv2.add(before, after)
-        moving = summed.reshape(cur.shape).max(axis=2) > self.binary_thr
-        return moving.astype(np.uint8) * 255
+        channels = cv2.split(summed.reshape(cur.shape))
+        peak = channels[0]
+        for channel in channels[1:]:
+            peak = cv2.max(peak, channel)
+        return cv2.threshold(peak, self.binary_thr, 255, cv2.THRESH_BINARY)[1]
 
     def boxes(self, mask: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
         """Contour boxes of ``mask``, after zeroing ``exclude`` boxes grown by ``margin``."""
         if exclude is not None and len(exclude):
             mask = zero_boxes(mask, exclude, self.margin)
-        if not mask.any():
+        if cv2.countNonZero(mask) == 0:
             return empty_boxes()
         return boxes_from_mask(mask, self.min_area, self.max_aspect, self.margin)
 
