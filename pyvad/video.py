@@ -451,7 +451,8 @@ class Video:
           folder of frame images (:data:`IMAGE_SUFFIXES`, natural order so ``2.jpg``
           comes before ``10.jpg``; hidden and other files are ignored). Files and
           folders are read as 3-channel RGB.
-        - Another :class:`Video`: a copy of that view sharing its frames.
+        - Another :class:`Video`: a copy of that view sharing its frames (a grayscale
+          Video stays grayscale).
     fps : float, optional
         Frame rate. Defaults to the container's rate for video files, to the source's
         rate for a Video, and to :data:`DEFAULT_FPS` otherwise.
@@ -723,12 +724,16 @@ def _frame_for_writing(frame: Any, index: int, label: str) -> np.ndarray:
 
 
 def _check_frame_size(frame_size: Any, label: str) -> tuple[int, int] | None:
+    """``frame_size`` as ``(H, W)`` of positive ints, or None when not given."""
     if frame_size is None:
         return None
-    size = tuple(int(value) for value in frame_size)
-    if len(size) != 2 or min(size) < 1:
+    try:
+        height, width = (int(value) for value in frame_size)
+    except (TypeError, ValueError):
+        height = width = 0
+    if height < 1 or width < 1:
         raise InvalidVideoError(f"{label}: frame_size must be (H, W) > 0, got {frame_size!r}.")
-    return size  # type: ignore[return-value]
+    return height, width
 
 
 class VideoWriter:

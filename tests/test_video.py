@@ -56,6 +56,7 @@ class CaptureSpy:
     seeks: list[int] = []
     reads = 0
     grabs = 0
+    hide_frame_count = False
 
     def __init__(self, path: str) -> None:
         self._capture = cv2.VideoCapture_real(path)  # type: ignore[attr-defined]
@@ -68,6 +69,11 @@ class CaptureSpy:
     def read(self):
         CaptureSpy.reads += 1
         return self._capture.read()
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_FRAME_COUNT and CaptureSpy.hide_frame_count:
+            return 0.0
+        return self._capture.get(prop)
 
     def grab(self) -> bool:
         CaptureSpy.grabs += 1
@@ -82,6 +88,7 @@ def capture_spy(monkeypatch: pytest.MonkeyPatch) -> type[CaptureSpy]:
     monkeypatch.setattr(cv2, "VideoCapture_real", cv2.VideoCapture, raising=False)
     monkeypatch.setattr(video_module.cv2, "VideoCapture", CaptureSpy)
     CaptureSpy.seeks, CaptureSpy.reads, CaptureSpy.grabs = [], 0, 0
+    CaptureSpy.hide_frame_count = False
     return CaptureSpy
 
 
@@ -245,6 +252,11 @@ def test_nearby_frames_are_reached_by_decoding_forward_not_seeking(video_file, c
     assert len(list(video[::2])) == 6
     assert capture_spy.seeks == []
     assert (capture_spy.reads - reads_for_metadata, capture_spy.grabs) == (6, 5)
+
+
+def test_frame_count_is_counted_by_decoding_when_the_container_has_none(video_file, capture_spy):
+    capture_spy.hide_frame_count = True
+    assert len(Video(video_file)) == 12
 
 
 def test_slicing_a_folder_video_reads_only_its_frames(frame_folder, monkeypatch):
@@ -420,6 +432,8 @@ def test_writer_refuses_a_frame_of_another_size(tmp_path):
 
 
 def test_writer_refuses_bad_frames_and_paths(tmp_path):
+    with pytest.raises(InvalidVideoError, match="frame_size"):
+        VideoWriter(tmp_path / "out.mp4", frame_size=(0, 16))
     with pytest.raises(VideoWriteError, match=".txt"):
         VideoWriter(tmp_path / "out.txt")
     (tmp_path / "busy").mkdir()
