@@ -235,7 +235,9 @@ def test_iterating_a_file_decodes_sequentially_without_seeking(video_file, captu
     assert capture_spy.seeks == []
 
 
-def test_slicing_a_file_video_is_lazy_and_reads_only_its_frames(video_file, capture_spy, monkeypatch):
+def test_slicing_a_file_video_is_lazy_and_reads_only_its_frames(
+    video_file, capture_spy, monkeypatch
+):
     monkeypatch.setattr(video_module, "_MAX_FORWARD_DECODE", 2)
     video = Video(video_file)
     reads_for_metadata = capture_spy.reads
@@ -291,8 +293,9 @@ def test_a_video_pickles_after_random_access(video_file):
 
 
 def test_array_videos_pickle(frames):
-    restored = pickle.loads(pickle.dumps(Video(frames, grayscale=True)[::3]))
-    np.testing.assert_array_equal(restored.to_array(), Video(frames, grayscale=True)[::3].to_array())
+    view = Video(frames, grayscale=True)[::3]
+    restored = pickle.loads(pickle.dumps(view))
+    np.testing.assert_array_equal(restored.to_array(), view.to_array())
 
 
 # --- as_videos --------------------------------------------------------------------------
@@ -337,7 +340,7 @@ def test_as_videos_refuses_other_types(bad):
         (np.zeros((2, 4, 4), object), "object"),
         (np.full((2, 4, 4), "a"), "<U1"),
         (np.array([np.zeros((4, 4)), np.full((4, 4), np.nan)]), "frame 1 contains NaN"),
-        (np.array([np.zeros((4, 4)), np.zeros((4, 4)), np.full((4, 4), np.inf)]), "frame 2 contains NaN or inf"),
+        (np.stack([np.zeros((4, 4)), np.zeros((4, 4)), np.full((4, 4), np.inf)]), "frame 2 .* inf"),
         (np.full((2, 4, 4), 1.5), r"\[0, 1\].*frame 0"),
         (np.full((2, 4, 4), -0.1), r"\[0, 1\]"),
         (np.full((2, 4, 4), 300, dtype=np.int64), r"\[0, 255\]"),
@@ -427,7 +430,7 @@ def test_writer_accepts_gray_and_float_frames(tmp_path):
 
 def test_writer_refuses_a_frame_of_another_size(tmp_path):
     with VideoWriter(tmp_path / "out.mp4", frame_size=(16, 16)) as writer:
-        with pytest.raises(FrameSizeMismatchError, match=r"frame 0 is 16x32 \(HxW\), expected 16x16"):
+        with pytest.raises(FrameSizeMismatchError, match=r"frame 0 is 16x32 .* expected 16x16"):
             writer.write(np.zeros((16, 32, 3), np.uint8))
 
 
@@ -466,5 +469,6 @@ def test_write_video_refuses_no_frames(tmp_path):
 @pytest.mark.skipif(not (PED2_ROOT / "testing/frames/01").is_dir(), reason="Ped2 data absent")
 def test_ped2_test_video_01_has_180_frames_of_240_by_360():
     video = Video(PED2_ROOT / "testing/frames/01")
-    assert (video.name, len(video), video.frame_size, video.n_channels) == ("01", 180, (240, 360), 3)
+    assert (video.name, len(video), video.frame_size) == ("01", 180, (240, 360))
+    assert video.n_channels == 3
     assert video[-1].shape == (240, 360, 3)
