@@ -12,6 +12,7 @@ import csv
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,11 +37,19 @@ def _write_json(path: str | Path, payload: dict) -> None:
 
 
 def _frame_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> dict[str, float]:
+    from sklearn.exceptions import UndefinedMetricWarning
+
     from pyvad.metrics import average_precision, eer, macro_auc, micro_auc
 
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UndefinedMetricWarning)
+        macro = macro_auc(labels, scores)
+    skipped = sum(issubclass(w.category, UndefinedMetricWarning) for w in caught)
+    if skipped:
+        print(f"note: {skipped} of {len(labels)} videos have a single class (no AUC); macro AUC averages the others")
     return {
         "micro_auc": micro_auc(labels, scores),
-        "macro_auc": macro_auc(labels, scores),
+        "macro_auc": macro,
         "eer": eer(labels, scores),
         "average_precision": average_precision(labels, scores),
     }
