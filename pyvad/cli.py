@@ -114,8 +114,8 @@ def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | No
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    videos = _load_input_videos(args.inputs, args.dataset, args.root, "train")
     det = _make_detector(args.method, args.preset, args.epochs, args.device)
+    videos = _load_input_videos(args.inputs, args.dataset, args.root, "train")
     start = time.perf_counter()
     det.fit(videos)
     path = det.save(args.output)
