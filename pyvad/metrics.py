@@ -445,32 +445,35 @@ def _check_fraction(value: float, name: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def _connected_regions(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """8-connected components: label image (0 = background, regions 1..n) and areas."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        binary.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+def _connected_regions(binary: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components: label image (0 = background, regions 1..n) and n."""
+    count, labels = cv2.connectedComponents(
+        binary.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
     )
-    return labels, stats[1:count, cv2.CC_STAT_AREA].astype(np.int64)
+    return labels, count - 1
 
 
 def _region_iou(
-    gt_labels: np.ndarray,
+    gt_ids: np.ndarray,
     gt_areas: np.ndarray,
-    det_labels: np.ndarray,
+    det_labels_at_gt: np.ndarray,
     det_areas: np.ndarray,
 ) -> np.ndarray:
-    """Pixel IoU between every ground-truth and every detected region, (n_gt, n_det)."""
+    """Pixel IoU between every ground-truth and every detected region, (n_gt, n_det).
+
+    ``gt_ids`` (0-based region ids) and ``det_labels_at_gt`` (detection labels,
+    0 = background) are read at the same ground-truth pixels.
+    """
     n_gt, n_det = len(gt_areas), len(det_areas)
-    overlap = (gt_labels > 0) & (det_labels > 0)
-    pairs = (gt_labels[overlap] - 1).astype(np.int64) * n_det + det_labels[overlap] - 1
+    inside = det_labels_at_gt > 0
+    pairs = gt_ids[inside] * n_det + det_labels_at_gt[inside] - 1
     intersection = np.bincount(pairs, minlength=n_gt * n_det).reshape(n_gt, n_det)
-    union = gt_areas[:, None] + det_areas[None, :] - intersection
-    return intersection / union
+    return intersection / (gt_areas[:, None] + det_areas[None, :] - intersection)
 
 
 def _match_frame(
     gt_labels: np.ndarray,
-    gt_areas: np.ndarray,
+    n_gt: int,
     score_map: np.ndarray,
     thresholds: np.ndarray,
     iou_threshold: float,
@@ -486,14 +489,19 @@ def _match_frame(
         Detected regions whose IoU with every ground-truth region is below
         ``iou_threshold``.
     """
-    detected = np.zeros((len(gt_areas), len(thresholds)), dtype=bool)
+    detected = np.zeros((n_gt, len(thresholds)), dtype=bool)
     false_positives = np.zeros(len(thresholds), dtype=np.int64)
+    gt_pixels = np.flatnonzero(gt_labels)
+    gt_ids = gt_labels.ravel()[gt_pixels].astype(np.int64) - 1
+    gt_areas = np.bincount(gt_ids, minlength=n_gt)
     peak = score_map.max()
     for k, threshold in enumerate(thresholds):
         if threshold > peak:
             continue
-        det_labels, det_areas = _connected_regions(score_map >= threshold)
-        hits = _region_iou(gt_labels, gt_areas, det_labels, det_areas) >= iou_threshold
+        det_labels, n_det = _connected_regions(score_map >= threshold)
+        det_areas = np.bincount(det_labels.ravel(), minlength=n_det + 1)[1:]
+        iou = _region_iou(gt_ids, gt_areas, det_labels.ravel()[gt_pixels], det_areas)
+        hits = iou >= iou_threshold
         detected[:, k] = hits.any(axis=1)
         false_positives[k] = np.count_nonzero(~hits.any(axis=0))
     return detected, false_positives
@@ -645,12 +653,12 @@ def _sweep_video(
                 f"video {index} frame {frame}: masks_true is {mask.shape} but the "
                 f"previous frame is {prev_labels.shape}"
             )
-        gt_labels, gt_areas = _connected_regions(mask)
-        first = linker.add_regions(len(gt_areas))
+        gt_labels, n_gt = _connected_regions(mask)
+        first = linker.add_regions(n_gt)
         if prev_labels is not None:
             linker.link_overlaps(prev_labels, prev_first, gt_labels, first)
         frame_detected, frame_fp = _match_frame(
-            gt_labels, gt_areas, score_map, thresholds, iou_threshold
+            gt_labels, n_gt, score_map, thresholds, iou_threshold
         )
         detected.append(frame_detected)
         false_positives += frame_fp
