@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import pickle
 import random
 import sys
 import tempfile
@@ -858,7 +857,11 @@ class Trainer:
         """Restore model, optimiser, schedule, scaler and RNG from ``path``."""
         try:
             ckpt = torch.load(path, map_location=self.device_, weights_only=True)
-            if ckpt.get("format") != _CHECKPOINT_FORMAT:
+        except Exception as exc:  # torch.load raises many different types on foreign bytes
+            raise ModelFileError(f"cannot resume: checkpoint {path} is unreadable ({exc}); delete it or pass "
+                                 f"resume=False") from exc
+        try:
+            if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
                 raise KeyError("format")
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
@@ -867,7 +870,7 @@ class Trainer:
             if scaler is not None and ckpt["scaler"] is not None:
                 scaler.load_state_dict(ckpt["scaler"])
             state = _RunState.from_dict(ckpt["run"])
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, EOFError, pickle.UnpicklingError) as exc:
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             raise ModelFileError(
                 f"cannot resume from checkpoint {path}: it is corrupt or belongs to a different model/optimizer "
                 f"({type(exc).__name__}: {exc}); delete it or pass resume=False"
