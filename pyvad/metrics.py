@@ -373,36 +373,43 @@ def _video_list(videos: Any, name: str) -> list[Any]:
     return video_list
 
 
-def _read_frame(video: Any, frame: int, name: str, index: int) -> np.ndarray:
-    """Frame ``frame`` of video ``index`` as a 2-D array."""
+def _video_label(name: str, index: int, video: Any) -> str:
+    """How errors name a video: ``masks_true[3]``, plus its ``name`` when it has one."""
+    video_name = getattr(video, "name", None)
+    suffix = f" ({video_name!r})" if isinstance(video_name, str) else ""
+    return f"{name}[{index}]{suffix}"
+
+
+def _read_frame(video: Any, frame: int, label: str) -> np.ndarray:
+    """Frame ``frame`` of the video named ``label`` as a 2-D array."""
     image = np.asarray(video[frame])
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim != 2:
         raise InvalidVideoError(
-            f"{name}[{index}] frame {frame} must have shape (H, W) or (H, W, 1), "
+            f"{label} frame {frame} must have shape (H, W) or (H, W, 1), "
             f"got {image.shape}"
         )
     if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
         raise InvalidVideoError(
-            f"{name}[{index}] frame {frame} must be numeric, got dtype {image.dtype}"
+            f"{label} frame {frame} must be numeric, got dtype {image.dtype}"
         )
     return image
 
 
-def _read_map(video: Any, frame: int, index: int) -> np.ndarray:
-    """Anomaly map ``frame`` of video ``index`` as a finite float 2-D array."""
-    score_map = _read_frame(video, frame, "maps_pred", index).astype(np.float64)
+def _read_map(video: Any, frame: int, label: str) -> np.ndarray:
+    """Anomaly map ``frame`` of the video named ``label`` as a finite float 2-D array."""
+    score_map = _read_frame(video, frame, label).astype(np.float64)
     if not np.all(np.isfinite(score_map)):
         raise InvalidVideoError(
-            f"maps_pred[{index}] frame {frame} contains NaN or infinite values"
+            f"{label} frame {frame} contains NaN or infinite values"
         )
     return score_map
 
 
-def _read_mask(video: Any, frame: int, index: int) -> np.ndarray:
-    """Ground-truth mask ``frame`` of video ``index`` as a boolean 2-D array."""
-    return _read_frame(video, frame, "masks_true", index) != 0
+def _read_mask(video: Any, frame: int, label: str) -> np.ndarray:
+    """Ground-truth mask ``frame`` of the video named ``label`` as a boolean 2-D array."""
+    return _read_frame(video, frame, label) != 0
 
 
 def _resolve_thresholds(thresholds: ThresholdsLike, maps: list[Any]) -> np.ndarray:
@@ -425,8 +432,9 @@ def _map_value_range(maps: list[Any]) -> tuple[float, float]:
     """Smallest and largest value over every frame of every map (one pass)."""
     low, high = np.inf, -np.inf
     for index, video in enumerate(maps):
+        label = _video_label("maps_pred", index, video)
         for frame in range(len(video)):
-            score_map = _read_map(video, frame, index)
+            score_map = _read_map(video, frame, label)
             low = min(low, float(score_map.min()))
             high = max(high, float(score_map.max()))
     if not np.isfinite(low):
@@ -605,13 +613,17 @@ def _sweep_regions(
     false_positives = np.zeros(len(levels), dtype=np.int64)
     n_frames = 0
     for index, (mask_video, map_video) in enumerate(zip(masks, maps)):
+        names = (
+            _video_label("masks_true", index, mask_video),
+            _video_label("maps_pred", index, map_video),
+        )
         if len(mask_video) != len(map_video):
             raise InvalidVideoError(
-                f"video {index}: masks_true has {len(mask_video)} frames but "
-                f"maps_pred has {len(map_video)}"
+                f"{names[0]} has {len(mask_video)} frames but {names[1]} has "
+                f"{len(map_video)}"
             )
         video_detected, video_fp = _sweep_video(
-            mask_video, map_video, index, levels, iou_threshold, linker
+            mask_video, map_video, names, levels, iou_threshold, linker
         )
         detected.extend(video_detected)
         false_positives += video_fp
@@ -630,28 +642,31 @@ def _sweep_regions(
 def _sweep_video(
     mask_video: Any,
     map_video: Any,
-    index: int,
+    names: tuple[str, str],
     thresholds: np.ndarray,
     iou_threshold: float,
     linker: _TrackLinker,
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per-frame region matching for one video; registers its regions with ``linker``."""
+    """Per-frame region matching for one video; registers its regions with ``linker``.
+
+    ``names`` are how errors name the mask video and the map video.
+    """
     detected: list[np.ndarray] = []
     false_positives = np.zeros(len(thresholds), dtype=np.int64)
     prev_labels: np.ndarray | None = None
     prev_first = 0
     for frame in range(len(mask_video)):
-        mask = _read_mask(mask_video, frame, index)
-        score_map = _read_map(map_video, frame, index)
+        mask = _read_mask(mask_video, frame, names[0])
+        score_map = _read_map(map_video, frame, names[1])
         if mask.shape != score_map.shape:
             raise FrameSizeMismatchError(
-                f"video {index} frame {frame}: masks_true is {mask.shape} but "
-                f"maps_pred is {score_map.shape}"
+                f"frame {frame}: {names[0]} is {mask.shape} but {names[1]} is "
+                f"{score_map.shape}"
             )
         if prev_labels is not None and prev_labels.shape != mask.shape:
             raise FrameSizeMismatchError(
-                f"video {index} frame {frame}: masks_true is {mask.shape} but the "
-                f"previous frame is {prev_labels.shape}"
+                f"{names[0]} frame {frame} is {mask.shape} but the previous frame "
+                f"is {prev_labels.shape}"
             )
         gt_labels, n_gt = _connected_regions(mask)
         first = linker.add_regions(n_gt)

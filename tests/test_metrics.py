@@ -255,7 +255,9 @@ def test_tracks_do_not_span_videos():
     masks = _moving_square_masks(n_frames=2)
     maps = np.zeros(masks.shape)
     maps[0] = masks[0] / 255
-    curves = detection_curves([masks, masks], [maps, np.zeros(masks.shape)], track_fraction=0.5, thresholds=[0.5])
+    curves = detection_curves(
+        [masks, masks], [maps, np.zeros(masks.shape)], track_fraction=0.5, thresholds=[0.5]
+    )
     assert curves["track_detection_rate"][0] == 0.5
 
 
@@ -289,13 +291,14 @@ def test_lazy_videos_are_read_frame_by_frame():
 
 def test_mask_and_map_size_mismatch_names_video_and_frame():
     masks = _moving_square_masks(n_frames=2)
-    with pytest.raises(FrameSizeMismatchError, match="video 0 frame 0"):
+    with pytest.raises(FrameSizeMismatchError, match=r"frame 0: masks_true\[0\] is \(24, 24\)"):
         rbdc([masks], [np.zeros((2, 24, 20))])
 
 
 def test_frame_count_mismatch_between_masks_and_maps_is_rejected():
     masks = _moving_square_masks(n_frames=3)
-    with pytest.raises(InvalidVideoError, match="video 0: masks_true has 3 frames but maps_pred has 2"):
+    expected = r"masks_true\[0\] has 3 frames but maps_pred\[0\] has 2"
+    with pytest.raises(InvalidVideoError, match=expected):
         rbdc([masks], [np.zeros((2, 24, 24))])
 
 
@@ -304,6 +307,14 @@ def test_nan_in_map_is_rejected_naming_video_and_frame():
     maps = np.zeros(masks.shape)
     maps[2, 0, 0] = np.nan
     with pytest.raises(InvalidVideoError, match=r"maps_pred\[0\] frame 2"):
+        rbdc([masks], [maps])
+
+
+def test_errors_name_a_video_by_its_name_when_it_has_one():
+    masks = _LazyFrames(_moving_square_masks(n_frames=2))
+    maps = _LazyFrames(np.full((2, 24, 24), np.inf))
+    maps.name = "Test004"
+    with pytest.raises(InvalidVideoError, match=r"maps_pred\[0\] \('Test004'\) frame 0"):
         rbdc([masks], [maps])
 
 
