@@ -220,6 +220,11 @@ def load_torchvision_model(
         ) from err
 
 
+def _raft_side(side: int) -> int:
+    """Padded image side for RAFT: a multiple of 8, at least 128."""
+    return max(128, -(-side // 8) * 8)
+
+
 class RAFTFlow(BaseEstimator):
     """torchvision RAFT optical flow (needs real weights).
 
@@ -236,7 +241,9 @@ class RAFTFlow(BaseEstimator):
 
     Notes
     -----
-    Frames are padded to a multiple of 8 pixels and the flow is cropped back.
+    Frames are padded (edge replication) to a multiple of 8 pixels and at least
+    128 pixels per side (RAFT's correlation pyramid needs it); the flow is
+    cropped back.
     The network is built on first use and not pickled.
     """
 
@@ -273,7 +280,7 @@ class RAFTFlow(BaseEstimator):
 
         _check_pair(prev, nxt)
         height, width = prev.shape[:2]
-        pad = (0, -width % 8, 0, -height % 8)
+        pad = (0, _raft_side(width) - width, 0, _raft_side(height) - height)
 
         def tensor(frame: np.ndarray) -> torch.Tensor:
             rgb = np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame
