@@ -7,11 +7,12 @@ and from the matching builtin (``ValueError``, ``FileNotFoundError`` ...), so
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError
+from typing import Any
 
 __all__ = [
     "PyvadError",
     "VideoReadError",
+    "VideoWriteError",
     "InvalidVideoError",
     "FrameSizeMismatchError",
     "DatasetNotFoundError",
@@ -28,6 +29,10 @@ class VideoReadError(PyvadError, OSError):
     """A video file, frame folder or stream cannot be opened or decoded."""
 
 
+class VideoWriteError(PyvadError, OSError):
+    """A video file or frame folder cannot be created or written."""
+
+
 class InvalidVideoError(PyvadError, ValueError):
     """Frames have the wrong type, shape, dtype or values (NaN, inf, empty)."""
 
@@ -42,3 +47,13 @@ class DatasetNotFoundError(PyvadError, FileNotFoundError):
 
 class ModelFileError(PyvadError, ValueError):
     """A saved model file is corrupt, truncated, foreign or of a newer format."""
+
+
+def __getattr__(name: str) -> Any:
+    # Re-exported lazily: importing scikit-learn costs ~1 s, which video readers
+    # in worker processes should not pay.
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module 'pyvad.exceptions' has no attribute {name!r}")

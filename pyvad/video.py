@@ -44,6 +44,7 @@ from pyvad.exceptions import (
     InvalidVideoError,
     PyvadError,
     VideoReadError,
+    VideoWriteError,
 )
 
 __all__ = [
@@ -70,10 +71,6 @@ _MAX_FORWARD_DECODE = 16
 """Random access decodes through at most this many frames before it seeks instead."""
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class VideoWriteError(PyvadError, OSError):
-    """A video file or frame folder cannot be created or written."""
 
 
 # ---------------------------------------------------------------------------
