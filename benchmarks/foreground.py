@@ -27,7 +27,7 @@ import numpy as np
 
 from pyvad.events import EventSet
 from pyvad.flow import DISFlow, FarnebackFlow
-from pyvad.foreground import MotionForeground, PrecomputedBoxes
+from pyvad.foreground import BackgroundSubtraction, MotionForeground, PrecomputedBoxes
 from pyvad.video import Video
 
 MIN_REGION_PIXELS = 20
@@ -121,6 +121,7 @@ def main() -> None:
     videos = [Video(args.root / "testing" / "frames" / clip) for clip in clips]
     results: dict[str, Any] = {"dataset": "ped2 test", "clips": clips, "threads": 1}
     results["motion_ped2"] = benchmark_extractor("MotionForeground(ped2)", MotionForeground("ped2"), videos, args.root)
+    results["background_mog2"] = benchmark_extractor("BackgroundSubtraction(mog2)", BackgroundSubtraction(), videos, args.root)
     vec = PrecomputedBoxes(args.root / "boxes_vec" / "testing.npz")
     results["precomputed_boxes_vec"] = benchmark_extractor("PrecomputedBoxes(boxes_vec)", vec, videos, args.root)
     frames = videos[0].read(0, 180)
