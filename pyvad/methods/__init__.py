@@ -12,6 +12,7 @@ __all__ = ["MotionBaselineDetector", "METHODS", "get_method"]
 #: ``module:Class`` so that heavy method modules are imported only when used.
 METHODS: dict[str, str] = {
     "baseline": "pyvad.methods.baseline:MotionBaselineDetector",
+    "pkgnet": "pyvad.methods.pkgnet:PKGNetDetector",
 }
 
 
