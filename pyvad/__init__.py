@@ -27,7 +27,23 @@ _LAZY_NAMES = {
 }
 _LAZY_MODULES = ("datasets", "metrics", "synthetic", "video", "fusion", "foreground", "methods")
 
-__all__ = ["__version__", *_LAZY_NAMES, *_LAZY_MODULES]
+__all__ = [
+    "__version__",
+    "BaseDetector",
+    "MotionBaselineDetector",
+    "ScoreFusion",
+    "ScoreTable",
+    "Video",
+    "as_videos",
+    "datasets",
+    "foreground",
+    "fusion",
+    "load",
+    "methods",
+    "metrics",
+    "synthetic",
+    "video",
+]
 
 if TYPE_CHECKING:
     from pyvad import datasets, foreground, fusion, methods, metrics, synthetic, video

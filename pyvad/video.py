@@ -42,7 +42,6 @@ import numpy as np
 from pyvad.exceptions import (
     FrameSizeMismatchError,
     InvalidVideoError,
-    PyvadError,
     VideoReadError,
     VideoWriteError,
 )

@@ -167,7 +167,9 @@ class PrecomputedBoxes(BaseForeground):
     boxes : str, path, mapping or sequence
         See :func:`load_box_table`: an ``.npz`` in the ``boxes_vec`` layout
         (``boxes``, ``video``, ``frame``, optional ``clips``), the same arrays in
-        a mapping, or per-video lists of per-frame ``(K, 4)`` arrays.
+        a mapping, or per-video lists of per-frame ``(K, 4)`` arrays. Required;
+        the default ``None`` exists only so the estimator can be constructed
+        without arguments (scikit-learn convention) and is rejected at ``fit``.
     match : {"auto", "name", "order"}, default "auto"
         How videos find their boxes: ``"name"`` -- the video name (or its last
         path part) equals a clip name; ``"order"`` -- the i-th video gets clip
@@ -193,13 +195,13 @@ class PrecomputedBoxes(BaseForeground):
 
     _parameter_constraints: dict = {
         **BaseForeground._parameter_constraints,
-        "boxes": [str, os.PathLike, Mapping, list, tuple],
+        "boxes": [str, os.PathLike, Mapping, list, tuple, None],
         "match": [StrOptions({"auto", "name", "order"})],
     }
 
     def __init__(
         self,
-        boxes: Any,
+        boxes: Any = None,
         *,
         match: str = "auto",
         patch_size: int | Sequence[int] = 32,
@@ -221,4 +223,9 @@ class PrecomputedBoxes(BaseForeground):
         self.cache_dir = cache_dir
 
     def _build_source(self, videos: list[Video] | None) -> BoxSource:
+        if self.boxes is None:
+            raise ValueError(
+                "PrecomputedBoxes needs boxes=: an .npz file (boxes, video, frame arrays), "
+                "a mapping of those arrays, or per-video lists of per-frame (K, 4) box arrays"
+            )
         return _PrecomputedSource(load_box_table(self.boxes), self.match)
