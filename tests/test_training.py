@@ -55,9 +55,9 @@ class _KillAfter(Callback):
 
 
 def _trainer(**overrides) -> Trainer:
-    params = dict(epochs=3, batch_size=8, optimizer="sgd", lr=0.05, optimizer_kwargs={"momentum": 0.9},
-                  scheduler="step", scheduler_kwargs={"step_size": 1, "gamma": 0.5}, device="cpu",
-                  random_state=0, verbose=0)
+    params = {"epochs": 3, "batch_size": 8, "optimizer": "sgd", "lr": 0.05, "optimizer_kwargs": {"momentum": 0.9},
+              "scheduler": "step", "scheduler_kwargs": {"step_size": 1, "gamma": 0.5}, "device": "cpu",
+              "random_state": 0, "verbose": 0}
     params.update(overrides)
     return Trainer(**params)
 
@@ -136,6 +136,17 @@ def test_set_trainable_freezes_everything_but_the_named_modules() -> None:
         assert torch.equal(value, frozen[key]), f"frozen {key} changed (BatchNorm statistics included)"
     with pytest.raises(ValueError, match="not sub-modules"):
         set_trainable(model, freeze=["decoder"])
+
+
+def test_two_stages_are_two_fits_with_their_own_checkpoints(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    trainer = _trainer(epochs=2, checkpoint_dir=tmp_path)
+    trainer.fit(model, _mse, _regression_data(), name="teacher")
+    encoder = model[0].weight.clone()
+    set_trainable(model, freeze=["0"])
+    trainer.fit(model, _mse, _regression_data(), name="student")
+    assert torch.equal(model[0].weight, encoder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student-last.pt", "teacher-last.pt"]
 
 
 def test_early_stopping_stops_and_restores_the_best_weights() -> None:
