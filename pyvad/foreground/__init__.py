@@ -8,7 +8,8 @@ optional flow crops, joblib over videos, optional memory-mapped storage):
 - :class:`BackgroundSubtraction` -- OpenCV MOG2/KNN background subtraction;
 - :class:`DetectorForeground` -- VEC's appearance branch (torchvision or OpenCV-DNN detector);
 - :class:`CombinedForeground` -- VEC's union of detector and motion boxes;
-- :class:`PrecomputedBoxes` -- boxes from a file or arrays (e.g. VEC's released boxes).
+- :class:`PrecomputedBoxes` -- boxes from a file or arrays (e.g. VEC's released boxes);
+- :class:`WholeFrames` -- one event per frame, resized, with motion-gradient maps (AED-MAE).
 """
 
 from pyvad.foreground.background import BackgroundSubtraction
@@ -17,6 +18,7 @@ from pyvad.foreground.combined import CombinedForeground
 from pyvad.foreground.detector import DETECTOR_PRESETS, DetectorForeground
 from pyvad.foreground.motion import MOTION_PRESETS, MotionForeground
 from pyvad.foreground.precomputed import PrecomputedBoxes
+from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
 
 __all__ = [
     "BackgroundSubtraction",
@@ -28,4 +30,6 @@ __all__ = [
     "MOTION_PRESETS",
     "MotionForeground",
     "PrecomputedBoxes",
+    "FrameEvents",
+    "WholeFrames",
 ]

@@ -1,0 +1,290 @@
+"""Whole frames as events: the extractor of frame-level methods such as AED-MAE.
+
+:class:`WholeFrames` turns every frame of every video into one event whose box is the
+whole frame. The event's "patch cube" is the frame resized to the method's input size,
+optionally stacked with temporal neighbours (AED-MAE's released code stacks ``t - 3``,
+``t``, ``t + 3``), and the event carries its **motion-gradient map** (the absolute
+difference of consecutive frames) used to weight the reconstruction loss.
+
+The output is a :class:`FrameEvents`, an :class:`~pyvad.events.EventSet` with one extra
+array, ``motion``; everything that accepts an EventSet accepts it, so ``WholeFrames`` is
+a regular first step of a pipeline::
+
+    make_pipeline(WholeFrames(image_size=(80, 160)), MaskedAEDetector(), ScoreFusion())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from numbers import Integral
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from pyvad.events import EventSet, neighbour_indices, normalize_offsets, normalize_patch_size
+from pyvad.exceptions import InvalidVideoError
+from pyvad.video import Video, as_videos
+
+__all__ = ["FrameEvents", "WholeFrames", "motion_gradients", "resize_frames"]
+
+MotionMethod = Literal["paper", "released"]
+
+
+@dataclass(eq=False)
+class FrameEvents(EventSet):
+    """An :class:`~pyvad.events.EventSet` of whole frames with their motion gradients.
+
+    Parameters
+    ----------
+    motion : ndarray of shape (N, h, w, C), uint8, optional
+        Motion-gradient magnitude of every event's frame at the patch size (grey levels
+        0-255 per channel), see :func:`motion_gradients`.
+    **kwargs
+        The fields of :class:`~pyvad.events.EventSet`; ``boxes`` cover whole frames.
+    """
+
+    motion: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.motion is not None:
+            expected = (len(self),) + self.patches.shape[2:]
+            if self.motion.shape != expected or self.motion.dtype != np.uint8:
+                raise ValueError(
+                    f"FrameEvents.motion must be uint8 of shape {expected}, got {self.motion.dtype} {self.motion.shape}"
+                )
+
+    def _base_fields(self, event_set: EventSet) -> dict[str, Any]:
+        return {f.name: getattr(event_set, f.name) for f in fields(EventSet)}
+
+    def __getitem__(self, index: Any) -> FrameEvents:
+        """Subset of the events, motion maps included (see :meth:`EventSet.__getitem__`)."""
+        rows = np.arange(len(self))[[int(index)] if isinstance(index, (int, np.integer)) else index]
+        subset = super().__getitem__(rows)
+        motion = None if self.motion is None else np.asarray(self.motion[rows])
+        return FrameEvents(**self._base_fields(subset), motion=motion)
+
+    @classmethod
+    def concat(cls, event_sets: Sequence[EventSet]) -> FrameEvents:
+        """Join the frame events of different videos (all with or all without motion)."""
+        joined = EventSet.concat(event_sets)
+        motions = [getattr(s, "motion", None) for s in event_sets]
+        if any(m is None for m in motions) and not all(m is None for m in motions):
+            raise ValueError("cannot concatenate FrameEvents with and without motion maps")
+        motion = None if motions[0] is None else np.concatenate(motions)
+        return cls(**{f.name: getattr(joined, f.name) for f in fields(EventSet)}, motion=motion)
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize uint8 frames ``(T, H, W, C)`` to ``size = (h, w)``.
+
+    Area interpolation when shrinking (no aliasing), bilinear when enlarging. The aspect
+    ratio is not kept, as in the AED-MAE code.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (T, H, W, C)
+    size : (int, int)
+
+    Returns
+    -------
+    ndarray of shape (T, h, w, C), uint8
+    """
+    h, w = size
+    if frames.shape[1:3] == (h, w):
+        return np.ascontiguousarray(frames)
+    shrink = h * w < frames.shape[1] * frames.shape[2]
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = np.empty((len(frames), h, w, frames.shape[3]), dtype=np.uint8)
+    for index, frame in enumerate(frames):
+        out[index] = cv2.resize(frame, (w, h), interpolation=interpolation).reshape(h, w, -1)
+    return out
+
+
+def motion_gradients(frames: np.ndarray, method: MotionMethod = "paper", median_size: int = 3) -> np.ndarray:
+    """Motion-gradient magnitude of every frame of one video.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (T, H, W, C), uint8
+        Consecutive frames of one video.
+    method : {"paper", "released"}, default="paper"
+        ``"paper"`` (Ristea et al., after Ionescu et al.): every frame is filtered with a
+        ``median_size`` median filter, then ``|x_t - x_{t-1}|`` (frame 0 uses frame 1).
+        ``"released"`` (the authors' code): ``|x_{t-1} - x_{t+1}|`` without filtering,
+        the missing neighbour at each end replaced by frame ``t``.
+    median_size : int, default=3
+        Side of the median filter of ``"paper"``.
+
+    Returns
+    -------
+    ndarray of shape (T, H, W, C), uint8
+        Per-channel absolute differences in grey levels.
+
+    Examples
+    --------
+    >>> frames = np.zeros((3, 6, 6, 1), np.uint8); frames[1, 1:5, 1:5] = 200
+    >>> motion_gradients(frames)[1].max(), motion_gradients(frames, "released")[1].max()
+    (np.uint8(200), np.uint8(0))
+    """
+    if len(frames) < 2:
+        return np.zeros_like(frames)
+    if method == "released":
+        last = len(frames) - 1
+        before = frames[np.clip(np.arange(len(frames)) - 1, 0, last)]
+        after = frames[np.clip(np.arange(len(frames)) + 1, 0, last)]
+        return cv2.absdiff(before.reshape(len(frames), -1), after.reshape(len(frames), -1)).reshape(frames.shape)
+    filtered = np.stack([cv2.medianBlur(f, median_size).reshape(f.shape) for f in frames])
+    previous = np.concatenate([filtered[1:2], filtered[:-1]])
+    return cv2.absdiff(filtered.reshape(len(frames), -1), previous.reshape(len(frames), -1)).reshape(frames.shape)
+
+
+def _read_resized(video: Video, size: tuple[int, int], chunk_size: int) -> np.ndarray:
+    """All frames of ``video`` resized to ``size``: (T, h, w, C) uint8."""
+    chunks = [resize_frames(chunk, size) for chunk in video.iter_chunks(chunk_size)]
+    if not chunks:
+        raise InvalidVideoError(f"video {video.name!r} has no frames")
+    return np.concatenate(chunks)
+
+
+def _video_events(
+    video: Video, size: tuple[int, int], offsets: tuple[int, ...], motion: MotionMethod | None,
+    median_size: int, chunk_size: int,
+) -> FrameEvents:
+    """The frame events of one video (video id 0)."""
+    frames = _read_resized(video, size, chunk_size)
+    n = len(frames)
+    height, width = video.frame_size
+    return FrameEvents(
+        video_ids=np.zeros(n, np.int64),
+        frame_indices=np.arange(n),
+        boxes=np.tile(np.array([[0, 0, width, height]], np.float32), (n, 1)),
+        offsets=offsets,
+        patches=frames[neighbour_indices(np.arange(n), offsets, n)],
+        n_frames=[n],
+        video_names=[video.name],
+        frame_sizes=[(height, width)],
+        motion=None if motion is None else motion_gradients(frames, motion, median_size),
+    )
+
+
+class WholeFrames(TransformerMixin, BaseEstimator):
+    """Extractor: every frame becomes one event (box = whole frame), resized, with motion maps.
+
+    Parameters
+    ----------
+    image_size : (int, int), default=(80, 160)
+        ``(height, width)`` the frames are resized to (the network's input size).
+    offsets : sequence of int, default=(0,)
+        Frames stacked per event, relative to the event frame: ``(0,)`` is the paper's
+        single-frame input, ``(-3, 0, 3)`` the released code's. A neighbour outside the
+        video is replaced by the nearest frame.
+    motion : {"paper", "released"} or None, default="paper"
+        Motion-gradient maps to attach (see :func:`motion_gradients`); None skips them
+        (enough for scoring, which does not use them).
+    median_size : int, default=3
+        Median filter side of ``motion="paper"``.
+    n_jobs : int, optional
+        Videos processed in parallel with joblib.
+    chunk_size : int, default=64
+        Frames decoded at once.
+
+    Attributes
+    ----------
+    image_size_ : tuple of int
+        Validated ``(height, width)``.
+    offsets_ : tuple of int
+        Validated offsets.
+
+    Examples
+    --------
+    >>> from pyvad.synthetic import make_train_test
+    >>> train, _ = make_train_test(n_train=1, n_test=1, n_frames=8)
+    >>> events = WholeFrames(image_size=(32, 48), offsets=(-3, 0, 3)).fit_transform(train.videos)
+    >>> len(events), events.patches.shape[1:], events.motion.shape[1:]
+    (8, (3, 32, 48, 3), (32, 48, 3))
+    """
+
+    _parameter_constraints: dict = {
+        "image_size": ["array-like"],
+        "offsets": ["array-like"],
+        "motion": [StrOptions({"paper", "released"}), None],
+        "median_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        image_size: tuple[int, int] = (80, 160),
+        *,
+        offsets: Sequence[int] = (0,),
+        motion: MotionMethod | None = "paper",
+        median_size: int = 3,
+        n_jobs: int | None = None,
+        chunk_size: int = 64,
+    ) -> None:
+        self.image_size = image_size
+        self.offsets = offsets
+        self.motion = motion
+        self.median_size = median_size
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+
+    def fit(self, X: Any = None, y: Any = None) -> WholeFrames:
+        """Validate the parameters (nothing is learned from data).
+
+        Parameters
+        ----------
+        X, y : ignored
+            Accepted for pipeline compatibility.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        try:
+            self.image_size_ = normalize_patch_size(tuple(self.image_size))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"image_size must be (height, width) positive ints, got {self.image_size!r}") from exc
+        self.offsets_ = normalize_offsets(self.offsets)
+        if self.median_size % 2 == 0:
+            raise ValueError(f"median_size must be odd, got {self.median_size}")
+        return self
+
+    def transform(self, X: Any) -> FrameEvents:
+        """One event per frame of every video.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Anything :func:`pyvad.video.as_videos` accepts; frame sizes may differ.
+
+        Returns
+        -------
+        FrameEvents
+            Events in video order, frame by frame.
+        """
+        check_is_fitted(self, "image_size_")
+        videos = as_videos(X)
+        if not videos:
+            raise InvalidVideoError("WholeFrames.transform got no videos")
+        jobs = (
+            delayed(_video_events)(video, self.image_size_, self.offsets_, self.motion, self.median_size,
+                                   self.chunk_size)
+            for video in videos
+        )
+        return FrameEvents.concat(Parallel(n_jobs=self.n_jobs)(jobs))
+
+    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn hook
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        return tags
