@@ -9,7 +9,7 @@ scoring; the base turns them into ``score_samples``, ``decision_function``,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,29 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             ``int`` labels in {-1, +1}.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def score_stream(self, source: Any, **options: Any) -> Iterator[Any]:
+        """Score a file, frame folder, camera index or URL frame by frame.
+
+        Delegates to :func:`pyvad.streaming.score_stream`, which documents
+        ``options`` (``hop``, ``context``, ``smoothing``, ``threshold``,
+        ``quantile``, ``with_maps``, ``fps``, ``max_frames``).
+
+        Parameters
+        ----------
+        source : int, str, path-like, ndarray or Video
+            Camera index, ``rtsp://``/``http://`` URL, video file, frame folder or video.
+        **options
+            Keyword arguments of :func:`pyvad.streaming.score_stream`.
+
+        Returns
+        -------
+        iterator of pyvad.streaming.StreamFrame
+            ``(index, timestamp, score, map, abnormal, frame)`` per frame, in order.
+        """
+        from pyvad.streaming import score_stream
+
+        return score_stream(self, source, **options)
 
     # -- persistence ---------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
