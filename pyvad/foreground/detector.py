@@ -129,18 +129,22 @@ class DetectionFilter:
         Cover pruning threshold (:func:`~pyvad.foreground._boxes.prune_covered`).
     class_ids : frozenset of int or None
         Kept label ids (None: all classes, as VEC).
+    max_area_fraction : float
+        Drop boxes covering more than this fraction of the frame (1: keep all, as VEC).
     """
 
     score_thr: float
     min_area: float
     cover_thr: float
     class_ids: frozenset[int] | None
+    max_area_fraction: float = 1.0
 
     def __call__(self, detections: Detections, height: int, width: int) -> np.ndarray:
         """Kept boxes of one frame, (K, 4) float32, clipped to the frame."""
         boxes = clip_boxes(detections.boxes, height, width)
         areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
         keep = (np.asarray(detections.scores) > self.score_thr) & (areas >= self.min_area)
+        keep &= areas <= self.max_area_fraction * (height + 1) * (width + 1)
         if self.class_ids is not None:
             keep &= np.isin(detections.labels, list(self.class_ids))
         return prune_covered(boxes[keep], self.cover_thr)[0]
@@ -203,6 +207,12 @@ class DetectorForeground(BaseForeground):
         VEC's ``score_thr``/``min_area``/``cover_thr`` (:data:`DETECTOR_PRESETS`).
     score_thr, min_area, cover_thr : float, optional
         Override the preset.
+    max_area_fraction : float, default 1.0
+        Drop detections covering more than this fraction of the frame before
+        cover pruning (1.0: keep all, as VEC). Small single-shot detectors
+        (e.g. OpenCV-DNN SSD-MobileNetV2) sometimes return one frame-sized box
+        in crowded grey scenes, which cover pruning then lets swallow every
+        person inside it; 0.5 avoids that.
     device : str, default "cpu"
     batch_size : int, default 4
         Frames per detector call.
@@ -241,6 +251,7 @@ class DetectorForeground(BaseForeground):
         "score_thr": [Interval(Real, 0, 1, closed="both"), None],
         "min_area": [Interval(Real, 0, None, closed="left"), None],
         "cover_thr": [Interval(Real, 0, 1, closed="both"), None],
+        "max_area_fraction": [Interval(Real, 0, 1, closed="right")],
         "device": [str],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
@@ -259,6 +270,7 @@ class DetectorForeground(BaseForeground):
         score_thr: float | None = None,
         min_area: float | None = None,
         cover_thr: float | None = None,
+        max_area_fraction: float = 1.0,
         device: str = "cpu",
         batch_size: int = 4,
         patch_size: int | Sequence[int] = 32,
@@ -280,6 +292,7 @@ class DetectorForeground(BaseForeground):
         self.score_thr = score_thr
         self.min_area = min_area
         self.cover_thr = cover_thr
+        self.max_area_fraction = max_area_fraction
         self.device = device
         self.batch_size = batch_size
         self.patch_size = patch_size
@@ -330,7 +343,9 @@ class DetectorForeground(BaseForeground):
         """VEC's post-processing with the preset applied and overrides taken."""
         preset = DETECTOR_PRESETS[self.preset]
         values = {k: preset[k] if getattr(self, k) is None else getattr(self, k) for k in preset}
-        return DetectionFilter(class_ids=self._class_ids(categories), **values)
+        return DetectionFilter(
+            class_ids=self._class_ids(categories), max_area_fraction=self.max_area_fraction, **values
+        )
 
     def _build_source(self, videos: list[Video] | None) -> BoxSource:
         backend, self.categories_ = self._backend()
