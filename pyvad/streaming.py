@@ -268,12 +268,23 @@ def is_live_source(source: Any) -> bool:
     return isinstance(source, Integral) or (isinstance(source, str) and "://" in source)
 
 
+def _quiet_capture(source: int | str) -> cv2.VideoCapture:
+    """``cv2.VideoCapture(source)`` without OpenCV's own warnings on stderr (we raise our own)."""
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(source)
+    finally:
+        logging.setLogLevel(level)
+
+
 class _LiveCapture:
     """Frames of a camera or network stream, read until the stream ends."""
 
     def __init__(self, source: int | str, fps: float | None) -> None:
         self.name = f"camera {source}" if isinstance(source, Integral) else str(source)
-        self._capture = cv2.VideoCapture(source)
+        self._capture = _quiet_capture(source)
         if not self._capture.isOpened():
             self._capture.release()
             raise VideoReadError(
