@@ -34,6 +34,7 @@ from pyvad.video import Video, as_videos
 __all__ = ["MotionBaselineDetector"]
 
 _EPS = 1e-6
+_COMPONENTS = ("motion", "appearance")
 
 
 def _grey(frames: np.ndarray) -> np.ndarray:
@@ -148,7 +149,11 @@ class MotionBaselineDetector(BaseDetector):
             stacked = np.concatenate(per_video)
             self.cell_mean_[name] = stacked.mean(axis=0)
             self.cell_std_[name] = stacked.std(axis=0) + _EPS
-        table = self._score_table(features, videos)
+        components = [
+            self._component_scores({name: per_video[i] for name, per_video in features.items()})
+            for i in range(len(videos))
+        ]
+        table = self._score_table(components, videos)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else ScoreFusion(
             smoothing="moving_average", window=9
         )
@@ -165,25 +170,40 @@ class MotionBaselineDetector(BaseDetector):
             frames.append(_grey(videos[index][int(pick - starts[index])][None])[0])
         return np.median(np.stack(frames), axis=0).astype(np.float32)
 
+    def _video_cells(self, video: Video) -> Iterator[dict[str, np.ndarray]]:
+        """Per-cell statistics of each component, one (n, n_cells) block per chunk of frames."""
+        for grey, prev in _frame_chunks(video):
+            yield {
+                "motion": _cell_means(np.abs(grey - prev), self.grid_),
+                "appearance": _cell_means(np.abs(grey - self.background_), self.grid_),
+            }
+
     def _cell_features(self, videos: Sequence[Video]) -> dict[str, list[np.ndarray]]:
-        features: dict[str, list[np.ndarray]] = {"motion": [], "appearance": []}
+        features: dict[str, list[np.ndarray]] = {name: [] for name in _COMPONENTS}
         for video in videos:
-            motion, appearance = [], []
-            for grey, prev in _frame_chunks(video):
-                motion.append(_cell_means(np.abs(grey - prev), self.grid_))
-                appearance.append(_cell_means(np.abs(grey - self.background_), self.grid_))
-            features["motion"].append(np.concatenate(motion))
-            features["appearance"].append(np.concatenate(appearance))
+            chunks = list(self._video_cells(video))
+            for name in _COMPONENTS:
+                features[name].append(np.concatenate([chunk[name] for chunk in chunks]))
         return features
 
-    def _score_table(self, features: dict[str, list[np.ndarray]], videos: Sequence[Video]) -> ScoreTable:
-        components = {
-            name: [((cells - self.cell_mean_[name]) / self.cell_std_[name]).max(axis=1) for cells in per_video]
-            for name, per_video in features.items()
+    def _component_scores(self, cells: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Raw score of each component per frame: the largest per-cell z-score."""
+        return {
+            name: ((values - self.cell_mean_[name]) / self.cell_std_[name]).max(axis=1)
+            for name, values in cells.items()
         }
-        return ScoreTable.from_frame_scores(components, video_names=[v.name for v in videos])
+
+    def _streamed_component_scores(self, video: Video) -> dict[str, np.ndarray]:
+        """Component scores of one video, reduced chunk by chunk (memory O(frames), not O(frames x cells))."""
+        parts = [self._component_scores(cells) for cells in self._video_cells(video)]
+        return {name: np.concatenate([part[name] for part in parts]) for name in _COMPONENTS}
+
+    def _score_table(self, components: Sequence[dict[str, np.ndarray]], videos: Sequence[Video]) -> ScoreTable:
+        per_component = {name: [scores[name] for scores in components] for name in _COMPONENTS}
+        return ScoreTable.from_frame_scores(per_component, video_names=[v.name for v in videos])
 
     def _score_frames(self, X: Any) -> list[np.ndarray]:
         videos = as_videos(X)
         check_same_frame_size(videos, self.frame_size_)
-        return self.fusion_.score_frames(self._score_table(self._cell_features(videos), videos))
+        components = [self._streamed_component_scores(video) for video in videos]
+        return self.fusion_.score_frames(self._score_table(components, videos))
