@@ -25,12 +25,13 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from pyvad.base import BaseDetector
 from pyvad.exceptions import InvalidVideoError
 from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
 
-__all__ = ["ScoreTable", "ScoreFusion"]
+__all__ = ["EventScoreMaps", "ScoreTable", "ScoreFusion"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -468,6 +469,65 @@ def _per_video_minmax(scores: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # ScoreFusion
 # ---------------------------------------------------------------------------------------
+class EventScoreMaps:
+    """Per-frame pixel maps of one video: every event's score painted into its box.
+
+    Sequence-like (``len``; integer indexing returns an ``(H, W)`` float32 map),
+    built frame by frame on access so long videos never hold all maps in memory.
+    Where boxes overlap the maximum is kept; pixels outside every box get
+    ``background``. Usable with :func:`pyvad.metrics.rbdc` and ``tbdc``.
+
+    Parameters
+    ----------
+    n_frames : int
+        Number of frames.
+    frame_size : (int, int)
+        ``(H, W)``.
+    frame_indices : ndarray of shape (N,)
+        Frame of each event.
+    boxes : ndarray of shape (N, 4)
+        ``x1, y1, x2, y2`` pixel boxes.
+    scores : ndarray of shape (N,)
+        Event scores.
+    background : float
+        Value outside the boxes.
+    """
+
+    def __init__(
+        self, n_frames: int, frame_size: Sequence[int], frame_indices: np.ndarray, boxes: np.ndarray,
+        scores: np.ndarray, background: float,
+    ) -> None:
+        self.n_frames = int(n_frames)
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        order = np.argsort(frame_indices, kind="stable")
+        self._frames = np.asarray(frame_indices)[order]
+        self._boxes = np.asarray(boxes)[order]
+        self._scores = np.asarray(scores, dtype=np.float32)[order]
+        self.background = float(background)
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        if not -self.n_frames <= frame < self.n_frames:
+            raise IndexError(f"frame {frame} is outside the video's {self.n_frames} frames")
+        frame %= self.n_frames
+        height, width = self.frame_size
+        canvas = np.full((height, width), self.background, dtype=np.float32)
+        lo, hi = np.searchsorted(self._frames, [frame, frame + 1])
+        for (x1, y1, x2, y2), score in zip(self._boxes[lo:hi], self._scores[lo:hi]):
+            rows = slice(max(int(np.floor(y1)), 0), min(int(np.ceil(y2)), height))
+            cols = slice(max(int(np.floor(x1)), 0), min(int(np.ceil(x2)), width))
+            np.maximum(canvas[rows, cols], score, out=canvas[rows, cols])
+        return canvas
+
+    def to_array(self) -> np.ndarray:
+        """All maps as one ``(n_frames, H, W)`` float32 array."""
+        return np.stack([self[t] for t in range(self.n_frames)]) if self.n_frames else np.zeros(
+            (0, *self.frame_size), np.float32
+        )
+
+
 class ScoreFusion(BaseDetector):
     """Fuse the raw score components of a :class:`ScoreTable` into per-frame scores.
 
@@ -618,11 +678,7 @@ class ScoreFusion(BaseDetector):
     # -- scoring -------------------------------------------------------------------
     def _score_frames(self, X: ScoreTable) -> list[np.ndarray]:
         table = self._check_table(X, "score")
-        missing = [name for name in self.components_ if name not in table.components]
-        if missing:
-            raise ValueError(
-                f"the ScoreTable lacks components {missing} that ScoreFusion was fitted on; it has {table.components}."
-            )
+        self._check_components(table)
         return self._finish(table, *self._aggregate(table))
 
     @staticmethod
@@ -639,6 +695,57 @@ class ScoreFusion(BaseDetector):
         if len(table) == 0:
             return np.empty((0, len(self.components_)))
         return np.column_stack([table[name] for name in self.components_])
+
+    def fuse_rows(self, table: ScoreTable) -> np.ndarray:
+        """Fused score of every row (event or frame) before aggregation and smoothing.
+
+        Parameters
+        ----------
+        table : ScoreTable
+            Raw components, at least those the fusion was fitted on.
+
+        Returns
+        -------
+        ndarray of shape (len(table),)
+            Weighted sum of the components, each normalised with the training
+            statistics (``mean_``, ``scale_``).
+        """
+        check_is_fitted(self)
+        table = self._check_table(table, "fuse_rows")
+        self._check_components(table)
+        return ((self._matrix(table) - self.mean_) / self.scale_) @ self.weights_
+
+    def score_maps(self, table: ScoreTable) -> list[EventScoreMaps]:
+        """Pixel anomaly maps: every event's fused score painted into its box.
+
+        Parameters
+        ----------
+        table : ScoreTable
+            An event-level table with ``boxes`` and ``frame_sizes``.
+
+        Returns
+        -------
+        list of EventScoreMaps
+            One lazy ``(n_frames, H, W)`` map sequence per video; pixels outside
+            every box hold the lowest fused training-frame score (``train_min_``).
+        """
+        rows = self.fuse_rows(table)
+        if table.boxes is None or table.frame_sizes is None:
+            raise ValueError("score maps need a ScoreTable with boxes and frame_sizes (an event-level table)")
+        return [
+            EventScoreMaps(
+                n_frames, table.frame_sizes[video], table.frame_indices[table.video_ids == video],
+                table.boxes[table.video_ids == video], rows[table.video_ids == video], self.train_min_,
+            )
+            for video, n_frames in enumerate(table.n_frames)
+        ]
+
+    def _check_components(self, table: ScoreTable) -> None:
+        missing = [name for name in self.components_ if name not in table.components]
+        if missing:
+            raise ValueError(
+                f"the ScoreTable lacks components {missing} that ScoreFusion was fitted on; it has {table.components}."
+            )
 
     def _aggregate(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
         """Fused row scores aggregated per frame of all videos, and which frames had rows."""

@@ -354,3 +354,32 @@ def test_save_and_load_round_trip(tmp_path):
     for ours, theirs in zip(loaded.score_frames(train), fusion.score_frames(train)):
         np.testing.assert_allclose(ours, theirs)
     assert loaded.offset_ == fusion.offset_
+
+
+def test_fuse_rows_is_the_weighted_training_zscore_of_each_row():
+    train = ScoreTable({"a": [1.0, 3.0], "b": [10.0, 30.0]}, video_ids=[0, 0], frame_indices=[0, 1], n_frames=[2])
+    fusion = ScoreFusion(weights={"a": 2.0, "b": 1.0}).fit(train)
+    scored = ScoreTable({"a": [5.0], "b": [20.0]}, video_ids=[0], frame_indices=[0], n_frames=[1])
+    # a: mean 2, std 1 -> z 3; b: mean 20, std 10 -> z 0
+    np.testing.assert_allclose(fusion.fuse_rows(scored), [6.0])
+
+
+def test_score_maps_paint_each_event_score_into_its_box_keeping_the_maximum():
+    train = ScoreTable({"s": [0.0, 2.0]}, video_ids=[0, 0], frame_indices=[0, 1], n_frames=[2],
+                       boxes=[[0, 0, 2, 2], [0, 0, 2, 2]], frame_sizes=[(4, 5)])
+    fusion = ScoreFusion(normalize=None).fit(train)
+    scored = ScoreTable({"s": [1.0, 3.0, 7.0]}, video_ids=[0, 0, 0], frame_indices=[0, 0, 2], n_frames=[3],
+                        boxes=[[0, 0, 2, 2], [1, 1, 3, 4], [4, 3, 5, 4]], frame_sizes=[(4, 5)])
+    (maps,) = fusion.score_maps(scored)
+    assert len(maps) == 3 and maps[0].shape == (4, 5)
+    frame0 = maps[0]
+    assert frame0[0, 0] == 1.0 and frame0[1, 1] == 3.0 and frame0[3, 2] == 3.0
+    assert frame0[3, 4] == fusion.train_min_ == 0.0
+    np.testing.assert_array_equal(maps[1], np.zeros((4, 5)))
+    assert maps[2][3, 4] == 7.0 and maps.to_array().shape == (3, 4, 5)
+
+
+def test_score_maps_need_boxes():
+    table = ScoreTable.from_frame_scores({"s": [np.array([0.0, 1.0])]})
+    with pytest.raises(ValueError, match="boxes"):
+        ScoreFusion().fit(table).score_maps(table)
