@@ -36,6 +36,7 @@ from torch import nn
 
 from pyvad._version import __version__
 from pyvad.exceptions import ModelFileError
+from pyvad.plugins import import_object, plugin_methods
 
 MAGIC = b"PYVAD-MODEL\n"
 FORMAT_VERSION = 1
@@ -164,10 +165,12 @@ def _resolve_class(path: str, trusted: Mapping[str, type]) -> type:
     if path in trusted:
         return trusted[path]
     module_name, _, qualname = path.partition(":")
-    if not (module_name == "pyvad" or module_name.startswith("pyvad.")):
+    in_pyvad = module_name == "pyvad" or module_name.startswith("pyvad.")
+    if not in_pyvad and path not in plugin_methods().values():
         raise ModelFileError(
-            f"model file asks for class {path!r}, which is not part of pyvad; "
-            "if you trust this file, pass the class in load(..., trusted_classes=[TheClass])"
+            f"model file asks for class {path!r}, which is neither part of pyvad nor an installed plugin "
+            "(entry-point group 'pyvad.detectors'); if you trust this file, pass the class in "
+            "load(..., trusted_classes=[TheClass]) or its name as 'module:Class'"
         )
     try:
         obj: Any = importlib.import_module(module_name)
@@ -192,6 +195,12 @@ def decode_estimator(blob: Mapping[str, Any], decoder: _Decoder) -> Any:
         raise ModelFileError(f"model file has a malformed estimator entry: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
         raise ModelFileError(f"model file class {blob['class']!r} is not an estimator")
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise ModelFileError(
+            f"model file gives {cls.__name__} the parameters {unknown}, which this pyvad ({__version__}) "
+            "does not know; the file was probably written by a newer pyvad"
+        )
     estimator = cls(**params)
     set_state = getattr(estimator, "_set_state", None)
     if set_state is not None:
@@ -290,6 +299,8 @@ def read_header(path: str | os.PathLike) -> tuple[dict, bytes]:
         header = json.loads(data[offset : offset + header_len].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"model file {str(path)!r} has a corrupt header: {exc}") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"model file {str(path)!r} has a corrupt header: expected a JSON object")
     version = header.get("format_version")
     if not isinstance(version, int):
         raise ModelFileError(f"model file {str(path)!r} has no format version")
@@ -308,7 +319,7 @@ def read_header(path: str | os.PathLike) -> tuple[dict, bytes]:
 
 
 def load_estimator(
-    path: str | os.PathLike, *, trusted_classes: Iterable[type] = ()
+    path: str | os.PathLike, *, trusted_classes: Iterable[type | str] = ()
 ) -> Any:
     """Load an estimator written by :func:`save_estimator`; see :func:`pyvad.load`."""
     header, body = read_header(path)
@@ -318,5 +329,10 @@ def load_estimator(
         raise ModelFileError(f"model file {str(path)!r} has an unreadable tensor body: {exc}") from exc
     if not isinstance(tensors, list):
         raise ModelFileError(f"model file {str(path)!r} has an unexpected tensor body")
-    trusted = {_class_path(cls): cls for cls in trusted_classes}
+    if not isinstance(header.get("estimator"), dict):
+        raise ModelFileError(f"model file {str(path)!r} holds no estimator entry")
+    trusted = {}
+    for cls in trusted_classes:
+        cls = import_object(cls) if isinstance(cls, str) else cls
+        trusted[_class_path(cls)] = cls
     return decode_estimator(header["estimator"], _Decoder(tensors, trusted))
