@@ -220,7 +220,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
 
 def load(
-    path: str | os.PathLike, *, device: str | None = None, trusted_classes: Iterable[type] = ()
+    path: str | os.PathLike, *, device: str | None = None, trusted_classes: Iterable[type | str] = ()
 ) -> Any:
     """Load an estimator saved with ``save``.
 
@@ -232,10 +232,12 @@ def load(
         Overrides the estimator's ``device`` parameter (for example load a
         CUDA-trained model with ``device="cpu"``). Tensors are always read onto
         the CPU first.
-    trusted_classes : iterable of type, default=()
-        Estimator classes defined outside pyvad that the file may instantiate.
-        Without them, a file naming a foreign class is refused, so loading a
-        file never imports arbitrary code.
+    trusted_classes : iterable of type or str, default=()
+        Estimator classes defined outside pyvad that the file may instantiate
+        (classes, or names as ``"module:Class"``). Classes of pyvad and of
+        installed plugins (entry-point group ``pyvad.detectors``) are always
+        allowed; any other class named by the file is refused, so loading a file
+        never imports arbitrary code.
 
     Returns
     -------

@@ -110,7 +110,7 @@ def test_save_load_round_trip_preserves_scores_and_state(tmp_path):
 
 def test_load_refuses_classes_outside_pyvad_unless_trusted(tmp_path):
     path = MeanBrightnessDetector().fit(_videos([1])).save(tmp_path / "m.pyvad")
-    with pytest.raises(ModelFileError, match="not part of pyvad"):
+    with pytest.raises(ModelFileError, match="neither part of pyvad nor an installed plugin"):
         pyvad.load(path)
 
 
