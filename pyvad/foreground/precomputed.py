@@ -72,7 +72,12 @@ def _table_from_lists(per_video: Sequence[Sequence[Any]]) -> BoxTable:
     boxes, video, frame = [empty_boxes()], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for v, per_frame in enumerate(per_video):
         for t, frame_boxes in enumerate(per_frame):
-            b = np.asarray(frame_boxes, dtype=np.float32).reshape(-1, 4)
+            b = np.asarray(frame_boxes, dtype=np.float32)
+            if b.size % 4:
+                raise ValueError(
+                    f"PrecomputedBoxes: boxes of video {v}, frame {t} must be (K, 4) x1, y1, x2, y2; got shape {b.shape}"
+                )
+            b = b.reshape(-1, 4)
             boxes.append(b)
             video.append(np.full(len(b), v, np.int64))
             frame.append(np.full(len(b), t, np.int64))
@@ -119,6 +124,27 @@ def _short_name(name: str) -> str:
     return Path(name).name
 
 
+def _check_boxes_fit(video: Video, frames: np.ndarray, boxes: np.ndarray) -> None:
+    """Refuse boxes that are not finite, have no area, or lie outside the video's frames.
+
+    Such boxes would otherwise be cropped into meaningless patches; a box outside the
+    frame usually means boxes computed at another resolution.
+    """
+    height, width = video.frame_size
+    x1, y1, x2, y2 = boxes.T
+    bad_value = ~np.isfinite(boxes).all(axis=1)
+    empty = (x2 <= x1) | (y2 <= y1)
+    outside = (x1 >= width) | (y1 >= height) | (x2 <= 0) | (y2 <= 0)
+    for problem, rows in (("is not finite", bad_value), ("has no area (needs x2 > x1 and y2 > y1)", empty),
+                          (f"lies outside the {height}x{width} (HxW) frame", outside)):
+        if rows.any():
+            row = int(np.flatnonzero(rows)[0])
+            raise InvalidVideoError(
+                f"PrecomputedBoxes: video {video.name!r}, frame {int(frames[row])}: box {boxes[row].tolist()} "
+                f"{problem}; boxes must be pixel x1, y1, x2, y2 at the video's resolution"
+            )
+
+
 @dataclass
 class _PrecomputedSource(BoxSource):
     table: BoxTable
@@ -151,6 +177,7 @@ class _PrecomputedSource(BoxSource):
                 f"PrecomputedBoxes: video {video.name!r} has {len(video)} frames but boxes are given for frame {frames.max()}"
             )
         height, width = video.frame_size
+        _check_boxes_fit(video, frames, boxes)
         per_frame = {int(t): clip_boxes(boxes[frames == t], height, width) for t in np.unique(frames)}
 
         def lookup(block: np.ndarray, first: int, start: int, stop: int) -> list[np.ndarray]:
