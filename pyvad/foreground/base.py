@@ -57,6 +57,21 @@ class BoxSource(ABC):
         """Raise a clear error if this source cannot serve ``videos`` (default: any)."""
 
 
+def check_same_channels(videos: Sequence[Video], where: str) -> int:
+    """Return the channel count shared by ``videos``; InvalidVideoError naming the odd video otherwise.
+
+    Patches of 1- and 3-channel videos cannot be stacked into one EventSet.
+    """
+    first = videos[0]
+    for video in videos[1:]:
+        if video.n_channels != first.n_channels:
+            raise InvalidVideoError(
+                f"{where}: video {video.name!r} has {video.n_channels} channel(s) but video {first.name!r} has "
+                f"{first.n_channels}; give all videos in colour, or all with Video(..., grayscale=True)"
+            )
+    return first.n_channels
+
+
 def frame_at(frames: np.ndarray, first: int, index: int, n_frames: int) -> np.ndarray:
     """Frame ``index`` (clipped to the video) from a block starting at frame ``first``."""
     return frames[min(max(index, 0), n_frames - 1) - first]
@@ -145,6 +160,7 @@ class BaseForeground(TransformerMixin, BaseEstimator, ABC):
         videos = as_videos(X)
         if not videos:
             raise InvalidVideoError(f"{type(self).__name__}.transform got no videos")
+        check_same_channels(videos, f"{type(self).__name__}.transform")
         self.source_.check_videos(videos)
         jobs = (
             delayed(extract_video_events)(

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pyvad.events import EventSet, neighbour_indices, normalize_offsets, normalize_patch_size
 from pyvad.exceptions import InvalidVideoError
+from pyvad.foreground.base import check_same_channels
 from pyvad.video import Video, as_videos
 
 __all__ = ["FrameEvents", "WholeFrames", "motion_gradients", "resize_frames"]
@@ -276,6 +277,7 @@ class WholeFrames(TransformerMixin, BaseEstimator):
         videos = as_videos(X)
         if not videos:
             raise InvalidVideoError("WholeFrames.transform got no videos")
+        check_same_channels(videos, "WholeFrames.transform")
         jobs = (
             delayed(_video_events)(video, self.image_size_, self.offsets_, self.motion, self.median_size,
                                    self.chunk_size)
