@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -124,22 +125,137 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
-    from pyvad.base import load
-    from pyvad.video import as_videos
+def _parse_source(text: str) -> int | str:
+    """A camera index for an all-digit argument, else the path or URL as given."""
+    return int(text) if text.isdigit() else text
 
+
+def _source_stem(source: int | str) -> str:
+    """A file-name stem for the outputs of ``source``."""
+    if isinstance(source, int):
+        return f"camera{source}"
+    if "://" in source:
+        return "stream"
+    return Path(source).stem or Path(source).resolve().name or "video"
+
+
+def _overlay_fps(source: int | str, fps: float | None) -> float:
+    """Frame rate of the annotated video: --fps, the recorded source's, else the default."""
+    from pyvad.streaming import is_live_source
+    from pyvad.video import DEFAULT_FPS, Video
+
+    if fps is not None:
+        return fps
+    return DEFAULT_FPS if is_live_source(source) else Video(source).fps
+
+
+def _map_range(det, threshold: float) -> tuple[float, float]:
+    """Heat-map colour range: from the median training score (clear) to past the threshold (red)."""
+    training = getattr(det, "training_frame_scores_", None)
+    low = float(np.median(np.concatenate(training))) if training else threshold - 1.0
+    low = min(low, threshold - 1e-6)
+    return low, threshold + (threshold - low)
+
+
+class _Overlay:
+    """Writes every scored frame with its heat map and a live score curve to a video."""
+
+    def __init__(self, path: str, fps: float, threshold: float, map_range: tuple[float, float],
+                 history: int = 200) -> None:
+        from collections import deque
+
+        from pyvad.video import VideoWriter
+
+        self.writer = VideoWriter(path, fps=fps)
+        self.threshold, self.map_range = threshold, map_range
+        self.recent: deque[float] = deque(maxlen=history)
+
+    def write(self, record) -> None:
+        from pyvad.viz import annotate_frame
+
+        self.recent.append(record.score)
+        self.writer.write(annotate_frame(record.frame, list(self.recent), threshold=self.threshold,
+                                         heatmap=record.map, map_range=self.map_range))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _alert_line(alert) -> str:
+    if alert.kind == "start":
+        return f"alert: abnormal from frame {alert.start} ({alert.start_time:.2f} s)"
+    return (f"alert: abnormal frames {alert.start}-{alert.end} ({alert.start_time:.2f}-{alert.end_time:.2f} s), "
+            f"peak score {alert.peak_score:.3g}")
+
+
+def _interval_record(alert) -> dict[str, float]:
+    return {"start": alert.start, "end": alert.end, "start_time": round(alert.start_time, 4),
+            "end_time": round(alert.end_time, 4), "peak_score": alert.peak_score}
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from array import array
+
+    from pyvad.base import load
+    from pyvad.streaming import AlertTracker, is_live_source, resolve_threshold
+
+    source = _parse_source(args.input)
     det = load(args.model, device=args.device)
-    video = as_videos(args.input)[0]
-    scores = det.score_frames([video])[0]
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["frame", "time_s", "score"])
-        for i, s in enumerate(scores):
-            writer.writerow([i, f"{i / video.fps:.4f}", f"{s:.6g}"])
-    print(f"Scored {len(scores)} frames of {video.name!r}; wrote {out}")
+    threshold = resolve_threshold(det, threshold=args.threshold, quantile=args.quantile)
+    smoothing = args.smoothing if args.smoothing != "auto" else ("causal" if is_live_source(source) else "centred")
+    with_maps = args.overlay is not None and hasattr(det, "score_maps")
+    stream = det.score_stream(source, hop=args.hop, smoothing=smoothing, threshold=threshold, with_maps=with_maps,
+                              fps=args.fps, max_frames=args.max_frames)
+    csv_path = Path(args.output or f"{_source_stem(source)}_scores.csv")
+    json_path = Path(args.json or csv_path.with_suffix(".json"))
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    overlay = (_Overlay(args.overlay, _overlay_fps(source, args.fps), threshold, _map_range(det, threshold))
+               if args.overlay else None)
+    tracker, intervals, scores = AlertTracker(args.min_alert_frames), [], array("d")
+    start = time.perf_counter()
+    try:
+        with csv_path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["frame", "time_s", "score"])
+            for record in stream:
+                writer.writerow([record.index, f"{record.timestamp:.4f}", f"{record.score:.6g}"])
+                scores.append(record.score)
+                for alert in tracker.update(record.index, record.timestamp, record.score, record.abnormal):
+                    print(_alert_line(alert), flush=True)
+                    if alert.kind == "end":
+                        intervals.append(_interval_record(alert))
+                if overlay is not None:
+                    overlay.write(record)
+    except KeyboardInterrupt:
+        print("stopped by the user; writing what was scored", file=sys.stderr)
+    finally:
+        if overlay is not None:
+            overlay.close()
+    for alert in tracker.close():
+        print(_alert_line(alert))
+        intervals.append(_interval_record(alert))
+    seconds = time.perf_counter() - start
+    fps = len(scores) / seconds if seconds > 0 else float("nan")
+    _write_json(json_path, {
+        "input": str(args.input), "model": str(args.model), "method": type(det).__name__, "pyvad": __version__,
+        "smoothing": smoothing, "threshold": threshold, "frames": len(scores), "seconds": round(seconds, 3),
+        "frames_per_second": round(fps, 2), "abnormal_intervals": intervals, "scores": list(scores),
+    })
+    print(f"Scored {len(scores)} frames in {seconds:.1f} s ({fps:.1f} frames/s); "
+          f"{len(intervals)} abnormal intervals above threshold {threshold:.4g}")
+    print(f"wrote {csv_path} and {json_path}" + (f"; annotated video {args.overlay}" if overlay else ""))
     return 0
+
+
+def _region_metrics(det, test, scores: Sequence[np.ndarray]) -> dict[str, float]:
+    """RBDC and TBDC over the test videos that have pixel masks."""
+    from pyvad.metrics import evaluate
+
+    keep = [i for i, mask in enumerate(test.masks) if mask is not None]
+    maps = det.score_maps([test.videos[i] for i in keep])
+    result = evaluate([test.frame_labels[i] for i in keep], [scores[i] for i in keep],
+                      masks_true=[test.masks[i] for i in keep], maps_pred=maps)
+    return {"rbdc": result["rbdc"], "tbdc": result["tbdc"]}
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -165,8 +281,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     result["scoring_fps"] = round(test.n_frames / seconds, 1)
     result.update(_frame_metrics(test.frame_labels, scores))
-    _print_table([(k, f"{result[k]:.4f}") for k in ("micro_auc", "macro_auc", "eer", "average_precision")],
-                 ("metric", "value"))
+    metrics = ["micro_auc", "macro_auc", "eer", "average_precision"]
+    has_masks = test.masks is not None and any(mask is not None for mask in test.masks)
+    if hasattr(det, "score_maps") and has_masks and not args.no_regions:
+        result.update(_region_metrics(det, test, scores))
+        metrics += ["rbdc", "tbdc"]
+    _print_table([(k, f"{result[k]:.4f}") for k in metrics], ("metric", "value"))
     print(f"scoring: {result['scoring_fps']} frames/s over {test.n_frames} frames")
     if args.json:
         _write_json(args.json, result)
@@ -174,57 +294,143 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``pyvad`` command."""
-    parser = argparse.ArgumentParser(
-        prog="pyvad", description="Video anomaly detection: fit on normal footage, score new footage."
-    )
-    parser.add_argument("--version", action="version", version=f"pyvad {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other pyvad error."""
 
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"pyvad: error: {message} (see `{self.prog} --help`)\n")
+
+
+_FIT_EXAMPLES = """examples:
+  pyvad fit --method baseline train/01 train/02 --output baseline.pyvad
+  pyvad fit --method cafe --preset ped2 --dataset ped2 --root data/ped2 --output cafe.pyvad --device cuda
+"""
+
+_SCORE_EXAMPLES = """examples:
+  pyvad score street.mp4 --model m.pyvad --overlay street_annotated.mp4
+  pyvad score frames/ --model m.pyvad --output scores.csv --quantile 0.995
+  pyvad score 0 --model m.pyvad --max-frames 3000          # webcam 0
+  pyvad score rtsp://camera.local/stream --model m.pyvad --hop 4
+
+outputs: a CSV with header frame,time_s,score (one row per frame) and a JSON file with the
+threshold, the abnormal intervals (alerts) and the scores; with --overlay, a video of the
+frames with the model's heat map (where it has score_maps) and a live score curve.
+"""
+
+_EVALUATE_EXAMPLES = """examples:
+  pyvad evaluate --model cafe.pyvad --dataset ped2 --root data/ped2 --json cafe_ped2.json
+  pyvad evaluate --method baseline --dataset folder --root my_data
+
+Frame metrics: micro AUC (all test frames concatenated), macro AUC (mean of per-video AUCs),
+EER and average precision. RBDC/TBDC are added when the model has score_maps and the
+dataset has pixel masks. No test statistic is used to normalise scores.
+"""
+
+
+def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    default = "" if required else "; default: %(default)s"
+    parser.add_argument("--method", required=required, default=None if required else "baseline",
+                        help=f"detector to fit, one of the keys of pyvad.methods.METHODS{default}")
+    parser.add_argument("--preset", help="preset of the method (e.g. ped2, avenue, fast)")
+    parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 or mps (methods with a device parameter)")
+
+
+def _add_demo_parser(sub) -> None:
     demo = sub.add_parser("demo", help="fit a detector on synthetic videos, print AUCs, plot scores",
                           description="Runs end to end on generated videos; nothing is downloaded.")
     demo.add_argument("--output-dir", default="pyvad_demo", help="where the score-curve PNG goes (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic scene (default: %(default)s)")
     demo.set_defaults(func=_cmd_demo)
 
-    def add_method_options(p: argparse.ArgumentParser, required: bool) -> None:
-        p.add_argument("--method", required=required, default=None if required else "baseline",
-                       help="detector to fit (see pyvad.methods.METHODS)" + ("" if required else "; default: %(default)s"))
-        p.add_argument("--preset", help="preset of the method (e.g. ped2, fast)")
-        p.add_argument("--epochs", type=int, help="override the preset's number of epochs")
-        p.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
 
-    fit = sub.add_parser("fit", help="fit a detector on normal videos and save it",
+def _add_fit_parser(sub) -> None:
+    fit = sub.add_parser("fit", help="fit a detector on normal videos and save it", epilog=_FIT_EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
                          description="Fit on normal footage (files, frame folders, or a dataset's training split).")
     fit.add_argument("inputs", nargs="*", help="training videos: files or frame folders")
-    add_method_options(fit, required=True)
+    _add_method_options(fit, required=True)
     fit.add_argument("--dataset", help="use the training split of this dataset instead of INPUTS (needs --root)")
     fit.add_argument("--root", help="dataset folder")
     fit.add_argument("--output", required=True, help="model file to write (.pyvad)")
     fit.set_defaults(func=_cmd_fit)
 
-    score = sub.add_parser("score", help="score every frame of a video with a saved model",
-                           description="Writes a CSV with header frame,time_s,score (one row per frame).")
-    score.add_argument("input", help="video file or frame folder")
+
+def _add_score_parser(sub) -> None:
+    score = sub.add_parser("score", help="score every frame of a video, folder, camera or stream with a saved model",
+                           epilog=_SCORE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description="Score footage frame by frame in bounded memory (see pyvad.streaming).")
+    score.add_argument("input", help="video file, frame folder, camera index (0, 1 ...) or rtsp:// / http:// URL")
     score.add_argument("--model", required=True, help="model file written by `pyvad fit` or det.save()")
-    score.add_argument("--output", required=True, help="CSV file to write")
+    score.add_argument("--output", help="CSV file to write (default: <input name>_scores.csv)")
+    score.add_argument("--json", help="JSON summary to write (default: the CSV path with .json)")
+    score.add_argument("--overlay", help="also write an annotated video (.mp4, .avi) with heat map and score curve")
     score.add_argument("--device", help="override the model's device")
+    threshold = score.add_mutually_exclusive_group()
+    threshold.add_argument("--threshold", type=float,
+                           help="score above which a frame is abnormal (default: the model's contamination threshold)")
+    threshold.add_argument("--quantile", type=float,
+                           help="threshold at this quantile of the training-frame scores, e.g. 0.995")
+    score.add_argument("--min-alert-frames", type=int, default=1,
+                       help="consecutive abnormal frames before an alert starts (default: %(default)s)")
+    score.add_argument("--smoothing", choices=("auto", "centred", "causal"), default="auto",
+                       help="centred = identical to offline scoring; causal = no look-ahead, lower latency "
+                            "(default auto: centred for files and folders, causal for cameras and URLs)")
+    score.add_argument("--hop", type=int, default=16,
+                       help="frames scored per window: lower = less latency, more work (default: %(default)s)")
+    score.add_argument("--fps", type=float, help="frame rate, overriding the source's (timestamps, overlay)")
+    score.add_argument("--max-frames", type=int, help="stop after this many frames (cameras never end)")
     score.set_defaults(func=_cmd_score)
 
-    evaluate = sub.add_parser("evaluate", help="frame-level AUC/EER/AP on a benchmark's test split",
+
+def _add_evaluate_parser(sub) -> None:
+    evaluate = sub.add_parser("evaluate", help="frame AUC/EER/AP (and RBDC/TBDC) on a benchmark's test split",
+                              epilog=_EVALUATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
                               description="Evaluate a saved model, or fit --method on the training split first.")
     evaluate.add_argument("--dataset", required=True, help="ped2, avenue, shanghaitech, ucsd_ped1, ubnormal, folder")
     evaluate.add_argument("--root", required=True, help="dataset folder")
     evaluate.add_argument("--model", help="saved model; without it, --method is fitted on the training split")
-    add_method_options(evaluate, required=False)
+    _add_method_options(evaluate, required=False)
+    evaluate.add_argument("--no-regions", action="store_true",
+                          help="skip RBDC/TBDC even when the model has score_maps and the dataset has masks")
     evaluate.add_argument("--json", help="also write the results to this JSON file")
     evaluate.set_defaults(func=_cmd_evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``pyvad`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        With the sub-commands ``fit``, ``score``, ``evaluate`` and ``demo``.
+    """
+    parser = _Parser(
+        prog="pyvad", description="Video anomaly detection: fit on normal footage, score new footage."
+    )
+    parser.add_argument("--version", action="version", version=f"pyvad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo_parser(sub)
+    _add_fit_parser(sub)
+    _add_score_parser(sub)
+    _add_evaluate_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``pyvad`` command; returns the exit status."""
+    """Entry point of the ``pyvad`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for a usage or input error (printed as one line
+        ``pyvad: error: ...``), 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from pyvad import __version__
+from pyvad.base import BaseDetector
 from pyvad.cli import main
 from pyvad.synthetic import make_train_test
+from pyvad.video import Video, as_videos, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,3 +116,121 @@ def test_readme_holds_the_commands_ci_runs():
     assert "readme_command ci-install" in ci and "readme_command ci-test" in ci
     install = readme.split("<!-- ci-install -->\n", 1)[1].splitlines()[0].strip()
     assert "torch==2.14.1" in install and "torchvision==0.29.1" in install and "pyvad demo" in install
+
+
+class FlashDetector(BaseDetector):
+    """Frame score = mean brightness change; pixel map = per-pixel change (has score_maps)."""
+
+    temporal_context = (1, 0)
+
+    def __init__(self, contamination="auto"):
+        self.contamination = contamination
+
+    def _fit(self, X, y=None):
+        self.fitted_ = True
+
+    @staticmethod
+    def _changes(video):
+        frames = np.asarray(video[:], dtype=np.float64).mean(axis=3)
+        return np.abs(frames - np.concatenate([frames[:1], frames[:-1]]))
+
+    def _score_frames(self, X):
+        return [self._changes(v).mean(axis=(1, 2)) for v in as_videos(X)]
+
+    def score_maps(self, X):
+        return [self._changes(v) for v in as_videos(X)]
+
+
+def _flashing_video(n_frames=30, size=(24, 32), flash=12):
+    """A grey video where a square flashes in one frame: frames ``flash`` and ``flash + 1`` change."""
+    frames = np.full((n_frames, *size, 3), 60, np.uint8)
+    if flash is not None:
+        frames[flash, 4:12, 4:12] = 250
+    return frames
+
+
+@pytest.fixture()
+def flash_model(monkeypatch):
+    """`pyvad score/evaluate --model anything` loads a fitted FlashDetector."""
+    det = FlashDetector().fit([_flashing_video(flash=None)])
+    monkeypatch.setattr("pyvad.base.load", lambda path, device=None: det)
+    return det
+
+
+def test_score_with_overlay_writes_csv_json_and_a_playable_annotated_video(tmp_path, folder_dataset, capsys):
+    model = tmp_path / "model.pyvad"
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    assert main(["fit", "--method", "baseline", *train_dirs, "--output", str(model)]) == 0
+    video = next((folder_dataset / "test").iterdir())
+    out_csv, overlay = tmp_path / "s.csv", tmp_path / "annotated.mp4"
+    assert main(["score", str(video), "--model", str(model), "--output", str(out_csv), "--overlay", str(overlay)]) == 0
+    assert re.search(r"Scored 32 frames in [\d.]+ s \([\d.]+ frames/s\)", capsys.readouterr().out)
+    summary = json.loads(out_csv.with_suffix(".json").read_text())
+    assert len(summary["scores"]) == 32 and summary["smoothing"] == "centred"
+    assert [float(row[2]) for row in list(csv.reader(out_csv.open()))[1:]] == pytest.approx(summary["scores"], rel=1e-5)
+    annotated = Video(overlay)
+    height, width = Video(video).frame_size
+    assert len(annotated) == 32 and annotated.frame_size[1] == width and annotated.frame_size[0] > height
+
+
+def test_score_reports_abnormal_intervals_and_draws_the_heat_map(tmp_path, flash_model, capsys):
+    frames = _flashing_video()
+    source = write_video(tmp_path / "clip", frames)
+    argv = ["score", str(source), "--model", "m.pyvad", "--output", str(tmp_path / "s.csv"),
+            "--threshold", "5", "--overlay", str(tmp_path / "frames_out")]
+    assert main(argv) == 0
+    assert "alert: abnormal frames 12-13" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert [(i["start"], i["end"]) for i in summary["abnormal_intervals"]] == [(12, 13)]
+    annotated = Video(tmp_path / "frames_out")  # PNG folder: lossless, so colours can be checked
+    flash, calm = annotated[12], annotated[5]
+    assert flash[8, 8, 0] > flash[8, 8, 2] and calm[8, 8, 0] == calm[8, 8, 2]  # red-hot where it flashed
+
+
+def test_evaluate_adds_rbdc_and_tbdc_when_the_model_has_score_maps_and_the_dataset_masks(tmp_path, flash_model,
+                                                                                       capsys):
+    root = tmp_path / "ped2"
+    train, test = _flashing_video(flash=None), _flashing_video()
+    _write_frames(root / "training" / "frames" / "01", train)
+    _write_frames(root / "testing" / "frames" / "01", test)
+    labels = np.zeros(len(test), np.uint8)
+    labels[12:14] = 1
+    masks = np.zeros(test.shape[:3], np.uint8)
+    masks[12:14, 4:12, 4:12] = 1
+    for folder, array in (("test_frame_mask", labels), ("test_pixel_mask", masks)):
+        (root / "testing" / folder).mkdir(parents=True)
+        np.save(root / "testing" / folder / "01.npy", array)
+    out_json = tmp_path / "result.json"
+    assert main(["evaluate", "--model", "m.pyvad", "--dataset", "ped2", "--root", str(root), "--json", str(out_json)]) == 0
+    result = json.loads(out_json.read_text())
+    assert result["micro_auc"] == 1.0 and result["rbdc"] > 0.9 and result["tbdc"] > 0.9
+    assert re.search(r"^rbdc\s+[01]\.\d{4}\s*$", capsys.readouterr().out, flags=re.M)
+
+
+def test_a_camera_that_cannot_be_opened_is_a_one_line_error(tmp_path, flash_model, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", "97", "--model", "m.pyvad"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "pyvad: error: cannot open camera 97: no such camera, unreachable stream or unsupported protocol"
+
+
+def test_usage_errors_are_one_line_with_exit_status_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["score", "clip.mp4"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pyvad: error:") and "--model" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("command, options", [
+    ("fit", ["--method", "--preset", "--epochs", "--device", "--dataset", "--root", "--output"]),
+    ("score", ["--model", "--output", "--json", "--overlay", "--threshold", "--quantile", "--smoothing", "--hop",
+               "--fps", "--max-frames", "--device", "camera index", "rtsp://"]),
+    ("evaluate", ["--model", "--dataset", "--root", "--method", "--json", "--no-regions", "RBDC"]),
+    ("demo", ["--output-dir", "--seed"]),
+])
+def test_help_of_every_command_documents_its_options(command, options, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert all(option in text for option in options)
