@@ -1,0 +1,693 @@
+"""AED-MAE: self-distilled masked auto-encoders on whole frames (Ristea et al., CVPR 2024).
+
+Pipeline of :class:`MaskedAEDetector`:
+
+1. :class:`~pyvad.foreground.WholeFrames` resizes every frame to the input size (optionally
+   stacking temporal neighbours) and computes its motion-gradient map.
+2. Stage 1 (teacher): the CvT masked auto-encoder (:mod:`pyvad.nets.cvt_mae`) rebuilds
+   every token of the clean frame (plus an anomaly-map channel) from the visible tokens;
+   the per-token squared error is weighted by the normalised per-token motion (Eq. 1-3).
+   With probability ``anomaly_probability`` a synthetic anomaly
+   (:mod:`pyvad.synthetic_anomalies`) is pasted into the input: the target stays the
+   clean frame, its map is the anomaly's mask, the mask is added to the motion before
+   weighting, and a classification head on the [CLS] token learns to flag it (Eq. 5).
+3. Stage 2 (student): encoder and teacher decoder are frozen; the student branch learns to
+   reproduce the teacher's output (Eq. 4).
+4. Scoring: per token, the teacher error (against the frame with an all-normal map
+   channel) and the teacher-student gap; the per-token maps of each video are filtered
+   in space and time (3-D Gaussian), each reduced to its frame maximum; with the class
+   probability they form the :class:`~pyvad.fusion.ScoreTable` components
+   ``teacher_error``, ``ts_gap`` and ``class_prob``, fused with weights 0.4 / 0.3 / 0.3
+   and temporally smoothed by :class:`~pyvad.fusion.ScoreFusion`.
+
+Test-time masking is deterministic: ``test_mask="fixed"`` (default) uses one mask drawn
+from a fixed seed for every frame; ``"none"`` feeds every token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from torch.utils.data import Dataset
+
+from pyvad.base import BaseDetector
+from pyvad.events import EventSet
+from pyvad.exceptions import InvalidVideoError
+from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
+from pyvad.fusion import ScoreFusion, ScoreTable
+from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
+from pyvad.synthetic_anomalies import SyntheticAnomalies
+from pyvad.training import Trainer, resolve_device, set_trainable
+
+__all__ = ["MaskedAEDetector", "PRESETS"]
+
+_ARCHITECTURE = dict(encoder_dim=256, encoder_depth=3, encoder_heads=4, decoder_dim=128, decoder_depth=3,
+                     decoder_heads=4, student_branch=1, student_depth=1, mlp_ratio=2.0, dropout=0.1,
+                     attention_scale="head")
+_PAPER = dict(
+    offsets=(0,), motion="paper", mask_ratio=0.5, test_mask="fixed", motion_weights=True,
+    self_distillation=True, synthetic_anomalies=True, anomaly_maps=True, class_head=True,
+    anomaly_probability=0.25, teacher_epochs=100, student_epochs=40, batch_size=100, lr=1e-4,
+    optimizer="adam", distillation_loss="weighted", score_weights=(0.4, 0.3, 0.3),
+    filter_sigma_spatial=1.0, filter_sigma_temporal=2.0, smoothing_sigma=11.0, smoothing_window=37,
+    architecture=_ARCHITECTURE,
+)
+
+#: Paper settings per data set (input size and patch size; everything else is shared).
+#: ``fast`` keeps the method but shrinks input and training so Ped2 fits in minutes on 2 CPU cores.
+PRESETS: dict[str, dict[str, Any]] = {
+    "ped2": {**_PAPER, "image_size": (80, 160), "patch_size": 4},
+    "avenue": {**_PAPER, "image_size": (320, 640), "patch_size": 16},
+    "shanghaitech": {**_PAPER, "image_size": (160, 320), "patch_size": 8},
+    "ubnormal": {**_PAPER, "image_size": (160, 320), "patch_size": 8},
+    "fast": {**_PAPER, "image_size": (40, 80), "patch_size": 4, "teacher_epochs": 6, "student_epochs": 2,
+             "batch_size": 32, "lr": 1e-3, "architecture": {**_ARCHITECTURE, "encoder_dim": 128, "decoder_dim": 64}},
+}
+_COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
+_TEST_MASK_SEED = 20240617
+
+
+def _to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+class _FrameDataset(Dataset):
+    """Training samples of frame events: input, clean target, motion, anomaly map, label."""
+
+    def __init__(self, events: FrameEvents, anomalies: SyntheticAnomalies | None, probability: float) -> None:
+        self.events = events
+        self.anomalies = anomalies
+        self.probability = probability if anomalies is not None else 0.0
+        self.reference = events.offsets.index(0) if 0 in events.offsets else 0
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        stack = np.asarray(self.events.patches[index])  # (S, h, w, C)
+        clean = stack[self.reference]
+        mask = np.zeros(stack.shape[1:3], np.uint8)
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
+        label = 0.0
+        if self.probability and rng.random() < self.probability:
+            donor = self.events.patches[int(rng.integers(len(self.events))), self.reference]
+            stack, mask = self.anomalies.paste(stack, self.events.offsets, rng, donor=donor)
+            label = 1.0
+        images = torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)
+        s, c, h, w = images.shape
+        motion = self.events.motion[index] if self.events.motion is not None else np.zeros_like(clean)
+        return (
+            _to_unit(images.reshape(s * c, h, w)),
+            _to_unit(torch.from_numpy(np.ascontiguousarray(clean)).permute(2, 0, 1)),
+            torch.from_numpy(np.ascontiguousarray(motion)).permute(2, 0, 1).float().div_(255.0),
+            torch.from_numpy(mask).float().unsqueeze(0),
+            torch.tensor(label),
+        )
+
+
+def token_weights(motion: torch.Tensor, anomaly_map: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Per-token loss weights of AED-MAE (Eq. 1-2, with the anomaly map added to the gradients).
+
+    Parameters
+    ----------
+    motion : Tensor of shape (B, C, H, W)
+        Motion-gradient magnitudes in [0, 1].
+    anomaly_map : Tensor of shape (B, 1, H, W)
+        0/1 synthetic-anomaly map (zeros without anomaly).
+    patch_size : int
+
+    Returns
+    -------
+    Tensor of shape (B, N)
+        Per-patch maximum per channel, averaged over channels, divided by the frame's
+        sum; a frame without any motion gets uniform weights.
+    """
+    peaks = F.max_pool2d(motion + anomaly_map, patch_size).mean(dim=1).flatten(1)
+    peaks = peaks + 1e-8
+    return peaks / peaks.sum(dim=1, keepdim=True)
+
+
+def _unwrap(model: torch.nn.Module) -> CvTMaskedAutoEncoder:
+    """The network behind DDP / torch.compile wrappers."""
+    model = getattr(model, "_orig_mod", model)
+    return getattr(model, "module", model)
+
+
+class MaskedAEDetector(BaseDetector):
+    """AED-MAE: self-distilled CvT masked auto-encoder on whole frames (Ristea et al., CVPR 2024).
+
+    Every parameter left at None takes the value of ``preset`` (see :data:`PRESETS` and
+    ``docs/methods/maskedae.md``); the resolved values are in ``config_`` after fitting.
+
+    Parameters
+    ----------
+    preset : {"ped2", "avenue", "shanghaitech", "ubnormal", "fast"}, default="ped2"
+        Paper settings of a data set (input size, patch size), or ``"fast"`` (small input,
+        few epochs) for CPUs.
+    extractor : WholeFrames, optional
+        Frame extractor used when ``fit``/``transform`` get videos; default
+        ``WholeFrames(image_size, offsets=offsets, motion=motion)``.
+    fusion : ScoreFusion, optional
+        Final fusion; default: weights ``score_weights`` on the z-scored components,
+        Gaussian temporal smoothing (``smoothing_sigma``, ``smoothing_window``).
+    image_size : (int, int), optional
+        Network input ``(height, width)``.
+    patch_size : int, optional
+        Token side (paper: 4 Ped2, 16 Avenue, 8 ShanghaiTech / UBnormal).
+    offsets : sequence of int, optional
+        Stacked input frames (paper ``(0,)``; released code ``(-3, 0, 3)``).
+    motion : {"paper", "released"}, optional
+        Motion-gradient definition (see :func:`pyvad.foreground.whole_frames.motion_gradients`).
+    mask_ratio : float, optional
+        Share of tokens masked in training (released code: 0.5).
+    test_mask : {"fixed", "none"}, optional
+        Test-time masking: one seeded mask shared by all frames, or no masking.
+    motion_weights : bool, optional
+        Motion-gradient token weights (False: uniform weights, the vanilla masked AE).
+    self_distillation : bool, optional
+        Train the student decoder (stage 2) and score the teacher-student gap.
+    synthetic_anomalies : bool, optional
+        Paste synthetic anomalies into training inputs.
+    anomaly_maps : bool, optional
+        Reconstruct the anomaly map as an extra target channel (needs synthetic anomalies
+        to be informative).
+    class_head : bool, optional
+        Classification head on the [CLS] token (BCE, needs synthetic anomalies) and its
+        probability as a score component.
+    anomaly_probability : float, optional
+        Probability that a training sample gets a synthetic anomaly (paper 0.25).
+    anomalies : SyntheticAnomalies, optional
+        Sources and sizes of the synthetic anomalies; default procedural shapes, textures
+        and cut-outs of other training frames (no download).
+    teacher_epochs, student_epochs : int, optional
+        Epochs of the two stages (paper 100 and 40).
+    batch_size : int, optional
+        Training mini-batch (paper 100).
+    lr : float, optional
+        Learning rate (paper 1e-4, constant).
+    optimizer : {"adam", "adamw"}, optional
+        Paper: Adam; released code: AdamW.
+    distillation_loss : {"weighted", "masked"}, optional
+        Student loss: motion-weighted over all tokens (paper Eq. 4) or unweighted mean over
+        masked tokens (released code).
+    score_weights : (float, float, float), optional
+        alpha, beta, gamma of Eq. 6 for ``teacher_error``, ``ts_gap``, ``class_prob``.
+    filter_sigma_spatial, filter_sigma_temporal : float, optional
+        3-D Gaussian filter of the per-token maps (in tokens and frames; 0 disables).
+    smoothing_sigma : float, optional
+        Temporal Gaussian of the default fusion, in frames.
+    smoothing_window : int, optional
+        Support of that Gaussian in frames.
+    architecture : dict, optional
+        Overrides of the network widths / depths (keys of
+        :class:`~pyvad.nets.cvt_mae.CvTMaskedAutoEncoder`).
+    epochs : int, optional
+        Shortcut: teacher epochs; the student gets ``ceil(0.4 * epochs)``.
+    inference_batch_size : int, default=32
+        Frames per forward pass when scoring.
+    amp : {"bf16", "fp16"} or None, default=None
+        Mixed precision for training (CUDA) and scoring (CUDA; ``"bf16"`` also on CPU).
+    compile : bool, default=False
+        ``torch.compile`` the network for scoring.
+    device : str, default="auto"
+        Resolved at fit time.
+    random_state : int, optional
+        Seed of initialisation, masks, anomalies and data order.
+    verbose : int, default=0
+        Progress bars of training.
+    contamination : "auto" or float, default="auto"
+        Share of training frames used to set ``offset_``.
+
+    Attributes
+    ----------
+    config_ : dict
+        Resolved settings.
+    net_ : CvTMaskedAutoEncoder
+        The trained network (eval mode).
+    extractor_ : WholeFrames
+        The fitted extractor.
+    test_keep_ : Tensor or None
+        Visible tokens at test time (``test_mask="fixed"``).
+    history_ : dict of str to list of dict
+        Per-epoch training logs of the ``teacher`` and ``student`` stages.
+    fusion_ : ScoreFusion
+        Fitted fusion.
+    training_frame_scores_ : list of ndarray
+        Fused scores of the training frames.
+
+    Examples
+    --------
+    >>> from pyvad.synthetic import make_train_test
+    >>> train, test = make_train_test(n_train=2, n_test=1, n_frames=16, random_state=0)
+    >>> det = MaskedAEDetector(preset="fast", image_size=(16, 24), epochs=1, batch_size=8,
+    ...                        architecture=dict(encoder_dim=16, decoder_dim=8), random_state=0)
+    >>> [s.shape for s in det.fit(train.videos).score_frames(test.videos)]
+    [(16,)]
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "preset": [StrOptions(set(PRESETS))],
+        "extractor": [HasMethods(["fit", "transform"]), None],
+        "fusion": [HasMethods(["fit", "score_frames"]), None],
+        "image_size": ["array-like", None],
+        "patch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "offsets": ["array-like", None],
+        "motion": [StrOptions({"paper", "released"}), None],
+        "mask_ratio": [Interval(Real, 0, 1, closed="left"), None],
+        "test_mask": [StrOptions({"fixed", "none"}), None],
+        "motion_weights": ["boolean", None],
+        "self_distillation": ["boolean", None],
+        "synthetic_anomalies": ["boolean", None],
+        "anomaly_maps": ["boolean", None],
+        "class_head": ["boolean", None],
+        "anomaly_probability": [Interval(Real, 0, 1, closed="both"), None],
+        "anomalies": [SyntheticAnomalies, None],
+        "teacher_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "student_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
+        "optimizer": [StrOptions({"adam", "adamw"}), None],
+        "distillation_loss": [StrOptions({"weighted", "masked"}), None],
+        "score_weights": ["array-like", None],
+        "filter_sigma_spatial": [Interval(Real, 0, None, closed="left"), None],
+        "filter_sigma_temporal": [Interval(Real, 0, None, closed="left"), None],
+        "smoothing_sigma": [Interval(Real, 0, None, closed="neither"), None],
+        "smoothing_window": [Interval(Integral, 1, None, closed="left"), None],
+        "architecture": [dict, None],
+        "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "amp": [StrOptions({"bf16", "fp16"}), None],
+        "compile": ["boolean"],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        preset: str = "ped2",
+        *,
+        extractor: WholeFrames | None = None,
+        fusion: ScoreFusion | None = None,
+        image_size: tuple[int, int] | None = None,
+        patch_size: int | None = None,
+        offsets: Sequence[int] | None = None,
+        motion: str | None = None,
+        mask_ratio: float | None = None,
+        test_mask: str | None = None,
+        motion_weights: bool | None = None,
+        self_distillation: bool | None = None,
+        synthetic_anomalies: bool | None = None,
+        anomaly_maps: bool | None = None,
+        class_head: bool | None = None,
+        anomaly_probability: float | None = None,
+        anomalies: SyntheticAnomalies | None = None,
+        teacher_epochs: int | None = None,
+        student_epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        optimizer: str | None = None,
+        distillation_loss: str | None = None,
+        score_weights: Sequence[float] | None = None,
+        filter_sigma_spatial: float | None = None,
+        filter_sigma_temporal: float | None = None,
+        smoothing_sigma: float | None = None,
+        smoothing_window: int | None = None,
+        architecture: dict | None = None,
+        epochs: int | None = None,
+        inference_batch_size: int = 32,
+        amp: str | None = None,
+        compile: bool = False,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: int = 0,
+        contamination: str | float = "auto",
+    ) -> None:
+        self.preset = preset
+        self.extractor = extractor
+        self.fusion = fusion
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.offsets = offsets
+        self.motion = motion
+        self.mask_ratio = mask_ratio
+        self.test_mask = test_mask
+        self.motion_weights = motion_weights
+        self.self_distillation = self_distillation
+        self.synthetic_anomalies = synthetic_anomalies
+        self.anomaly_maps = anomaly_maps
+        self.class_head = class_head
+        self.anomaly_probability = anomaly_probability
+        self.anomalies = anomalies
+        self.teacher_epochs = teacher_epochs
+        self.student_epochs = student_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.distillation_loss = distillation_loss
+        self.score_weights = score_weights
+        self.filter_sigma_spatial = filter_sigma_spatial
+        self.filter_sigma_temporal = filter_sigma_temporal
+        self.smoothing_sigma = smoothing_sigma
+        self.smoothing_window = smoothing_window
+        self.architecture = architecture
+        self.epochs = epochs
+        self.inference_batch_size = inference_batch_size
+        self.amp = amp
+        self.compile = compile
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.contamination = contamination
+
+    # ------------------------------------------------------------------ configuration
+    def _resolve_config(self) -> dict[str, Any]:
+        """Preset values overridden by every parameter that is not None."""
+        config = dict(PRESETS[self.preset])
+        for name in config:
+            value = getattr(self, name, None)
+            if value is not None and name != "architecture":
+                config[name] = value
+        config["architecture"] = {**config["architecture"], **(self.architecture or {})}
+        if self.epochs is not None:
+            config["teacher_epochs"] = int(self.epochs)
+            config["student_epochs"] = max(1, int(np.ceil(0.4 * self.epochs)))
+        config["image_size"] = tuple(int(v) for v in config["image_size"])
+        config["offsets"] = tuple(int(v) for v in config["offsets"])
+        config["score_weights"] = tuple(float(v) for v in config["score_weights"])
+        self._check_config(config)
+        return config
+
+    @staticmethod
+    def _check_config(config: Mapping[str, Any]) -> None:
+        height, width = config["image_size"]
+        patch = config["patch_size"]
+        if height % patch or width % patch:
+            raise ValueError(f"image_size {config['image_size']} must be a multiple of patch_size={patch}")
+        if len(config["score_weights"]) != 3:
+            raise ValueError(f"score_weights must be (alpha, beta, gamma), got {config['score_weights']!r}")
+        if config["class_head"] and not config["synthetic_anomalies"]:
+            raise ValueError("class_head=True needs synthetic_anomalies=True: the head learns to spot them")
+        unknown = set(config["architecture"]) - set(_ARCHITECTURE)
+        if unknown:
+            raise ValueError(f"architecture has unknown keys {sorted(unknown)}; known: {sorted(_ARCHITECTURE)}")
+
+    def _net_kwargs(self, events: EventSet) -> dict[str, Any]:
+        config = self.config_
+        channels = int(events.patches.shape[-1])
+        architecture = dict(config["architecture"])
+        if not config["self_distillation"]:
+            architecture["student_depth"] = 0
+        return dict(in_channels=channels * len(config["offsets"]),
+                    out_channels=channels + int(config["anomaly_maps"]), image_size=config["image_size"],
+                    patch_size=config["patch_size"], class_head=config["class_head"], **architecture)
+
+    def _build_modules(self) -> dict[str, torch.nn.Module]:
+        """Fresh networks for :func:`pyvad.load` (weights are restored afterwards)."""
+        return {"net_": CvTMaskedAutoEncoder(**self.net_kwargs_).eval()}
+
+    def _default_extractor(self) -> WholeFrames:
+        config = self.config_
+        return WholeFrames(config["image_size"], offsets=config["offsets"], motion=config["motion"])
+
+    def _default_fusion(self) -> ScoreFusion:
+        config = self.config_
+        weights = dict(zip(_COMPONENTS, config["score_weights"]))
+        present = [c for c in _COMPONENTS if c in self.components_]
+        return ScoreFusion({c: weights[c] for c in present}, smoothing="gaussian",
+                           window=config["smoothing_window"], sigma=config["smoothing_sigma"])
+
+    # ------------------------------------------------------------------ events
+    def _events(self, X: Any, *, training: bool) -> FrameEvents:
+        """``X`` as frame events checked against the configuration."""
+        if isinstance(X, EventSet):
+            events = X
+        else:
+            extractor = self.extractor_ if training else clone(self.extractor_).set_params(motion=None)
+            events = (extractor.fit_transform(X) if training else extractor.fit(None).transform(X))
+        config = self.config_
+        if events.patch_size != config["image_size"] or events.offsets != config["offsets"]:
+            raise InvalidVideoError(
+                f"the frame events have size {events.patch_size} and offsets {events.offsets}, but "
+                f"MaskedAEDetector expects image_size={config['image_size']} and offsets={config['offsets']}; "
+                "use WholeFrames(image_size=..., offsets=...) with the same values"
+            )
+        if training and config["motion_weights"] and getattr(events, "motion", None) is None:
+            raise InvalidVideoError("motion_weights=True needs motion maps: use WholeFrames(motion='paper')")
+        return events
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X: Any, y: Any = None) -> None:
+        self.config_ = self._resolve_config()
+        self.extractor_ = clone(self.extractor) if self.extractor is not None else self._default_extractor()
+        events = self._events(X, training=True)
+        if len(events) == 0:
+            raise InvalidVideoError("MaskedAEDetector.fit: the training videos have no frames")
+        seed = None if self.random_state is None else int(np.random.RandomState(self.random_state).randint(2**31))
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.net_kwargs_ = self._net_kwargs(events)
+        net = CvTMaskedAutoEncoder(**self.net_kwargs_)
+        self.history_ = {}
+        self._train(net, events, seed)
+        self.net_ = net.eval()
+        self.test_keep_ = self._test_keep()
+        self.components_ = [c for c in _COMPONENTS if self._has_component(c)]
+        table = self.transform(events)
+        self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
+        self.fusion_.fit(table)
+        self.training_frame_scores_ = self.fusion_.training_frame_scores_
+
+    def _has_component(self, name: str) -> bool:
+        return {"teacher_error": True, "ts_gap": self.net_.has_student,
+                "class_prob": self.net_.class_head is not None}[name]
+
+    def _trainer(self, epochs: int, seed: int | None) -> Trainer:
+        config = self.config_
+        return Trainer(epochs=epochs, batch_size=config["batch_size"], optimizer=config["optimizer"],
+                       lr=config["lr"], device=self.device, amp=self.amp, random_state=seed,
+                       verbose=self.verbose)
+
+    def _train(self, net: CvTMaskedAutoEncoder, events: FrameEvents, seed: int | None) -> None:
+        config = self.config_
+        anomalies = None
+        if config["synthetic_anomalies"]:
+            anomalies = self.anomalies if self.anomalies is not None else SyntheticAnomalies()
+        data = _FrameDataset(events, anomalies, config["anomaly_probability"])
+        set_trainable(net, freeze=[n for n in CvTMaskedAutoEncoder.STUDENT_MODULES if getattr(net, n) is not None])
+        trainer = self._trainer(config["teacher_epochs"], seed)
+        trainer.fit(net, self._teacher_loss, data, name="teacher")
+        self.history_["teacher"] = trainer.history_
+        if net.has_student:
+            set_trainable(net, train=list(CvTMaskedAutoEncoder.STUDENT_MODULES))
+            trainer = self._trainer(config["student_epochs"], None if seed is None else seed + 1)
+            trainer.fit(net, self._student_loss, data, name="student")
+            self.history_["student"] = trainer.history_
+        net.requires_grad_(False)
+        net.to("cpu")
+
+    def _mask(self, batch: int, n_tokens: int, device: torch.device) -> torch.Tensor | None:
+        return random_keep(batch, n_tokens, self.config_["mask_ratio"], device=device)
+
+    def _target(self, clean: torch.Tensor, anomaly_map: torch.Tensor) -> torch.Tensor:
+        return torch.cat([clean, anomaly_map], dim=1) if self.config_["anomaly_maps"] else clean
+
+    def _weights(self, net: CvTMaskedAutoEncoder, motion: torch.Tensor, anomaly_map: torch.Tensor) -> torch.Tensor:
+        if self.config_["motion_weights"]:
+            return token_weights(motion, anomaly_map, net.patch_size)
+        return motion.new_full((motion.shape[0], net.n_tokens), 1.0 / net.n_tokens)
+
+    def _teacher_loss(self, model: torch.nn.Module, batch: Sequence[torch.Tensor], epoch: int):
+        inputs, clean, motion, anomaly_map, label = batch
+        net = _unwrap(model)
+        out = model(inputs, self._mask(len(inputs), net.n_tokens, inputs.device), student=False)
+        target = patchify(self._target(clean, anomaly_map), net.patch_size)
+        error = (out["teacher"].float() - target).pow(2).mean(dim=-1)
+        reconstruction = (self._weights(net, motion, anomaly_map) * error).sum(dim=1).mean()
+        logs = {"reconstruction": reconstruction.detach()}
+        loss = reconstruction
+        if "logit" in out:
+            bce = F.binary_cross_entropy_with_logits(out["logit"].float(), label)
+            loss = loss + bce
+            logs["bce"] = bce.detach()
+        return loss, logs
+
+    def _student_loss(self, model: torch.nn.Module, batch: Sequence[torch.Tensor], epoch: int):
+        inputs, _, motion, anomaly_map, _ = batch
+        net = _unwrap(model)
+        # The frozen path runs deterministically (no dropout, fixed BatchNorm statistics) and
+        # the student trains; set explicitly because the trainer's eval_frozen switches the
+        # whole network to eval mode once its own tokens (cls/mask) are frozen.
+        for name in CvTMaskedAutoEncoder.SHARED_MODULES + CvTMaskedAutoEncoder.STUDENT_MODULES:
+            module = getattr(net, name)
+            if module is not None:
+                module.train(name in CvTMaskedAutoEncoder.STUDENT_MODULES)
+        keep = self._mask(len(inputs), net.n_tokens, inputs.device)
+        out = model(inputs, keep, classify=False)
+        gap = (out["student"].float() - out["teacher"].detach().float()).pow(2).mean(dim=-1)
+        if self.config_["distillation_loss"] == "weighted":
+            loss = (self._weights(net, motion, anomaly_map) * gap).sum(dim=1).mean()
+        else:
+            masked = torch.ones_like(gap)
+            if keep is not None:
+                masked.scatter_(1, keep, 0.0)
+            loss = (gap * masked).sum() / masked.sum().clamp_min(1.0)
+        return loss, {"distillation": loss.detach()}
+
+    def _test_keep(self) -> torch.Tensor | None:
+        if self.config_["test_mask"] == "none":
+            return None
+        generator = torch.Generator().manual_seed(_TEST_MASK_SEED)
+        return random_keep(1, self.net_.n_tokens, self.config_["mask_ratio"], generator=generator)
+
+    # ------------------------------------------------------------------ scoring
+    def _scoring_net(self, device: torch.device) -> torch.nn.Module:
+        net = self.net_.to(device).eval()
+        return torch.compile(net) if self.compile else net
+
+    def _autocast(self, device: torch.device):
+        enabled = self.amp is not None and (device.type == "cuda" or self.amp == "bf16")
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+    def _batches(self, events: EventSet) -> Iterator[torch.Tensor]:
+        """Input tensors (uint8, (B, S*C, h, w)) of consecutive events."""
+        step = self.inference_batch_size
+        for start in range(0, len(events), step):
+            stack = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + step]))
+            b, s, h, w, c = stack.shape
+            yield stack.permute(0, 1, 4, 2, 3).reshape(b, s * c, h, w)
+
+    @torch.inference_mode()
+    def _token_scores(self, events: EventSet) -> dict[str, np.ndarray]:
+        """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
+        device = resolve_device(self.device)
+        net = self._scoring_net(device)
+        reference = events.offsets.index(0) if 0 in events.offsets else 0
+        channels = events.patches.shape[-1]
+        grid, patch = self.net_.grid, self.net_.patch_size
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.components_}
+        for images in self._batches(events):
+            images = images.to(device)
+            keep = None if self.test_keep_ is None else self.test_keep_.to(device).expand(len(images), -1)
+            with self._autocast(device):
+                out = net(_to_unit(images), keep)
+            clean = _to_unit(images[:, reference * channels : (reference + 1) * channels])
+            target = patchify(self._target(clean, clean.new_zeros(len(clean), 1, *clean.shape[2:])), patch)
+            teacher = out["teacher"].float()
+            parts["teacher_error"].append((teacher - target).pow(2).mean(-1).reshape(-1, *grid).cpu())
+            if "ts_gap" in parts:
+                parts["ts_gap"].append((teacher - out["student"].float()).pow(2).mean(-1).reshape(-1, *grid).cpu())
+            if "class_prob" in parts:
+                parts["class_prob"].append(torch.sigmoid(out["logit"].float()).cpu())
+        return {name: torch.cat(values).numpy().astype(np.float64) for name, values in parts.items()}
+
+    def _filtered(self, values: np.ndarray) -> np.ndarray:
+        """3-D Gaussian filter of one video's token maps (T, gh, gw), or temporal of (T,)."""
+        spatial, temporal = self.config_["filter_sigma_spatial"], self.config_["filter_sigma_temporal"]
+        sigma = (temporal,) + (spatial,) * (values.ndim - 1)
+        return ndimage.gaussian_filter(values, sigma=sigma, mode="nearest") if any(sigma) else values
+
+    def _video_maps(self, events: EventSet) -> list[dict[str, np.ndarray]]:
+        """Per video (in order), the filtered component maps of its frames."""
+        raw = self._token_scores(events)
+        videos = []
+        for video in range(events.n_videos):
+            rows = np.flatnonzero(events.video_ids == video)
+            order = rows[np.argsort(events.frame_indices[rows], kind="stable")]
+            videos.append({name: self._filtered(values[order]) for name, values in raw.items()})
+        return videos
+
+    def transform(self, X: Any) -> ScoreTable:
+        """Raw AED-MAE score components of every frame.
+
+        Parameters
+        ----------
+        X : sequence of videos or FrameEvents
+            Videos (extracted with the fitted extractor) or the output of
+            :class:`~pyvad.foreground.WholeFrames`.
+
+        Returns
+        -------
+        ScoreTable
+            Frame-level components ``teacher_error`` (frame maximum of the filtered
+            teacher-error map), ``ts_gap`` (same for the teacher-student gap, with
+            self-distillation) and ``class_prob`` (temporally filtered classifier
+            probability, with the class head).
+        """
+        events = self._events(X, training=False)
+        maps = self._video_maps(events)
+        scores = {
+            name: [m[name].reshape(len(m[name]), -1).max(axis=1) if m[name].ndim > 1 else m[name] for m in maps]
+            for name in self.components_
+        }
+        table = ScoreTable.from_frame_scores(scores, video_names=list(events.video_names))
+        return ScoreTable(
+            {name: table[name] for name in table.components}, video_ids=table.video_ids,
+            frame_indices=table.frame_indices, n_frames=table.n_frames, video_names=table.video_names,
+            frame_sizes=[tuple(s) for s in events.frame_sizes],
+        )
+
+    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
+        """Fit, then return the training :class:`~pyvad.fusion.ScoreTable`.
+
+        Parameters
+        ----------
+        X : sequence of videos or FrameEvents
+        y : ignored
+
+        Returns
+        -------
+        ScoreTable
+        """
+        events = X if isinstance(X, EventSet) else None
+        self.fit(X, y)
+        return self.transform(events if events is not None else X)
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        return self.fusion_.score_frames(self.transform(X))
+
+    def score_maps(self, X: Any) -> list[np.ndarray]:
+        """Pixel anomaly maps (Eq. 6 after 3-D filtering), at the size of the input frames.
+
+        Each component map is normalised like the fusion does (training mean and scale)
+        and weighted by the fusion weights; the class probability is added to every pixel.
+
+        Parameters
+        ----------
+        X : sequence of videos or FrameEvents
+
+        Returns
+        -------
+        list of ndarray of shape (n_frames, H, W), float32
+            One array per video, higher = more abnormal.
+        """
+        events = self._events(X, training=False)
+        fusion = self.fusion_
+        maps = []
+        for video, components in enumerate(self._video_maps(events)):
+            total = 0.0
+            for name, weight, mean, scale in zip(fusion.components_, fusion.weights_, fusion.mean_, fusion.scale_):
+                values = components[name]
+                values = values if values.ndim > 1 else values[:, None, None]
+                total = total + weight * (values - mean) / scale
+            height, width = (int(v) for v in events.frame_sizes[video])
+            maps.append(np.stack([cv2.resize(np.asarray(m, np.float32), (width, height),
+                                             interpolation=cv2.INTER_LINEAR) for m in total]))
+        return maps
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

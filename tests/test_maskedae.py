@@ -1,0 +1,199 @@
+"""Specification of AED-MAE: WholeFrames, synthetic anomalies and MaskedAEDetector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+
+import pyvad
+from pyvad.exceptions import InvalidVideoError
+from pyvad.foreground import FrameEvents, WholeFrames
+from pyvad.foreground.whole_frames import motion_gradients
+from pyvad.fusion import ScoreFusion
+from pyvad.methods import get_method
+from pyvad.methods import maskedae
+from pyvad.methods.maskedae import MaskedAEDetector, _FrameDataset, token_weights
+from pyvad.synthetic import make_train_test
+from pyvad.synthetic_anomalies import SyntheticAnomalies
+
+TINY = dict(preset="fast", image_size=(16, 24), batch_size=16,
+            architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_train_test(n_train=2, n_test=2, n_frames=24, frame_size=(32, 48), random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    train, _ = data
+    return MaskedAEDetector(**TINY, epochs=2, random_state=0).fit(train.videos)
+
+
+# ----------------------------------------------------------------------------- WholeFrames
+def test_whole_frames_gives_one_whole_frame_event_per_frame(data):
+    train, _ = data
+    events = WholeFrames(image_size=(16, 24), offsets=(-3, 0, 3)).fit_transform(train.videos)
+    assert isinstance(events, FrameEvents)
+    assert len(events) == 48 and events.patches.shape == (48, 3, 16, 24, 3)
+    assert events.motion.shape == (48, 16, 24, 3)
+    np.testing.assert_array_equal(events.boxes[0], [0, 0, 48, 32])
+    # the neighbour before frame 0 is frame 0 itself; the middle slot is the frame
+    np.testing.assert_array_equal(events.patches[0, 0], events.patches[0, 1])
+    np.testing.assert_array_equal(events.patches[5, 0], events.patches[2, 1])
+
+
+def test_frame_events_keep_motion_when_subset_or_joined(data):
+    train, _ = data
+    events = WholeFrames(image_size=(16, 24)).fit_transform(train.videos)
+    subset = events[events.video_ids == 1]
+    assert isinstance(subset, FrameEvents) and subset.motion.shape[0] == 24
+    joined = FrameEvents.concat([subset, subset])
+    assert joined.n_videos == 4 and joined.motion.shape[0] == 48
+
+
+def test_motion_gradients_follow_the_paper_and_the_released_code():
+    frames = np.zeros((4, 8, 8, 1), np.uint8)
+    frames[2, 2:6, 2:6] = 100  # an object appears in frame 2 only
+    paper = motion_gradients(frames, "paper")
+    released = motion_gradients(frames, "released")
+    assert paper[2].max() == 100 and paper[3].max() == 100 and paper[1].max() == 0  # |x_t - x_{t-1}|
+    assert released[1].max() == 100 and released[3].max() == 100 and released[2].max() == 0  # |x_{t-1} - x_{t+1}|
+    speck = np.zeros((2, 8, 8, 1), np.uint8)
+    speck[1, 4, 4] = 255
+    assert motion_gradients(speck, "paper").max() == 0  # the 3x3 median filter removes single pixels
+
+
+# ----------------------------------------------------------------------------- anomalies
+def test_synthetic_anomaly_targets_align_with_their_masks():
+    rng = np.random.default_rng(3)
+    frames = np.full((3, 32, 48, 3), 90, np.uint8)
+    pasted, mask = SyntheticAnomalies(sources=("shapes",)).paste(frames, (-3, 0, 3), rng)
+    outside = mask == 0
+    np.testing.assert_array_equal(pasted[1][outside], frames[1][outside])  # only the mask changed
+    assert mask.sum() > 0 and mask.max() == 1
+
+
+def test_synthetic_anomalies_are_deterministic_by_seed():
+    frames = np.zeros((1, 32, 48, 3), np.uint8)
+    first = SyntheticAnomalies().paste(frames, (0,), np.random.default_rng(7), donor=frames[0] + 50)
+    second = SyntheticAnomalies().paste(frames, (0,), np.random.default_rng(7), donor=frames[0] + 50)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_training_samples_with_anomalies_keep_the_clean_target_and_the_mask(data):
+    train, _ = data
+    events = WholeFrames(image_size=(16, 24)).fit_transform(train.videos)
+    torch.manual_seed(0)
+    inputs, clean, motion, anomaly_map, label = _FrameDataset(events, SyntheticAnomalies(), 1.0)[5]
+    assert label == 1.0
+    expected = torch.from_numpy(events.patches[5, 0].transpose(2, 0, 1).astype(np.float32)) / 127.5 - 1
+    torch.testing.assert_close(clean, expected)
+    changed = (inputs != clean).any(dim=0)
+    assert changed.any() and not (changed & (anomaly_map[0] == 0)).any()
+
+
+def test_token_weights_sum_to_one_and_favour_motion_and_anomalies():
+    motion = torch.zeros(2, 1, 8, 8)
+    motion[0, :, 0:4, 0:4] = 0.5
+    anomaly_map = torch.zeros(2, 1, 8, 8)
+    anomaly_map[0, :, 4:8, 4:8] = 1.0
+    weights = token_weights(motion, anomaly_map, 4)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))
+    assert weights[0].argmax() == 3 and weights[0, 0] > weights[0, 1]
+    torch.testing.assert_close(weights[1], torch.full((4,), 0.25))  # no motion: uniform
+
+
+# ----------------------------------------------------------------------------- detector
+def test_registered_for_the_command_line():
+    assert get_method("maskedae") is MaskedAEDetector
+
+
+def test_scores_maps_and_components_have_the_expected_shapes(fitted, data):
+    _, test = data
+    scores = fitted.score_frames(test.videos)
+    assert [s.shape for s in scores] == [(24,), (24,)]
+    table = fitted.transform(test.videos)
+    assert table.components == ["teacher_error", "ts_gap", "class_prob"] and table.level == "frame"
+    maps = fitted.score_maps(test.videos)
+    assert [m.shape for m in maps] == [(24, 32, 48), (24, 32, 48)]
+    assert fitted.predict(test.videos).shape == (48,)
+
+
+def test_scoring_is_deterministic(fitted, data):
+    _, test = data
+    np.testing.assert_array_equal(fitted.score_samples(test.videos), fitted.score_samples(test.videos))
+
+
+def test_an_injected_anomaly_scores_higher_than_normal_frames(fitted, data):
+    train, _ = data
+    video = np.array(train.videos[0])
+    yy, xx = np.mgrid[0:16, 0:16]
+    video[10:14, 8:24, 16:32] = (((yy + xx) % 4 < 2) * 255)[..., None]  # a loud checkerboard
+    scores = fitted.transform([video])["teacher_error"]
+    assert scores[10:14].min() > np.delete(scores, np.arange(6, 18)).max()
+    heat = fitted.score_maps([video])[0][11]
+    assert heat[8:24, 16:32].mean() > heat[:, 36:].mean()  # localised where it was pasted
+
+
+def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
+    _, test = data
+    loaded = pyvad.load(fitted.save(tmp_path / "mae.pyvad"))
+    np.testing.assert_allclose(loaded.score_samples(test.videos), fitted.score_samples(test.videos))
+
+
+def test_stage_two_freezes_everything_but_the_student(data, monkeypatch):
+    train, _ = data
+    snapshots = {}
+
+    class SpyTrainer(maskedae.Trainer):
+        def fit(self, model, loss_fn, train_data, val_data=None, *, name="fit"):
+            snapshots[f"{name}-before"] = {k: v.clone() for k, v in model.state_dict().items()}
+            model = super().fit(model, loss_fn, train_data, val_data, name=name)
+            snapshots[f"{name}-after"] = {k: v.clone() for k, v in model.state_dict().items()}
+            return model
+
+    monkeypatch.setattr(maskedae, "Trainer", SpyTrainer)
+    MaskedAEDetector(**TINY, epochs=1, random_state=1).fit(train.videos[:1])
+    before, after = snapshots["student-before"], snapshots["student-after"]
+    for key in before:
+        same = torch.equal(before[key], after[key])
+        assert same != key.startswith("student"), key  # shared weights and BN statistics unchanged
+    teacher_changed = [k for k in before if not torch.equal(snapshots["teacher-before"][k], before[k])]
+    assert any(k.startswith("encoder") for k in teacher_changed)
+
+
+def test_works_as_a_pipeline_step_and_ablations_drop_components(data):
+    train, test = data
+    vanilla = dict(motion_weights=False, self_distillation=False, synthetic_anomalies=False,
+                   anomaly_maps=False, class_head=False)
+    pipe = make_pipeline(WholeFrames(image_size=(16, 24)), MaskedAEDetector(**TINY, **vanilla, epochs=1,
+                                                                          random_state=0), ScoreFusion())
+    pipe.fit(train.videos)
+    assert pipe.score_samples(test.videos).shape == (48,)
+    detector = pipe[1]
+    assert detector.components_ == ["teacher_error"]
+    assert detector.net_.out_channels == 3 and not detector.net_.has_student
+
+
+def test_events_of_another_size_are_refused(fitted, data):
+    _, test = data
+    events = WholeFrames(image_size=(8, 12)).fit_transform(test.videos)
+    with pytest.raises(InvalidVideoError, match="image_size"):
+        fitted.transform(events)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [(dict(class_head=True, synthetic_anomalies=False), "class_head"),
+     (dict(image_size=(18, 24)), "patch_size"),
+     (dict(architecture=dict(width=3)), "architecture")],
+)
+def test_inconsistent_settings_are_refused_naming_the_parameter(data, params, match):
+    train, _ = data
+    with pytest.raises(ValueError, match=match):
+        MaskedAEDetector(**{**TINY, **params}).fit(train.videos)
