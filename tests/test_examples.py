@@ -29,3 +29,24 @@ def test_quickstart_runs_and_detects_the_synthetic_anomalies(tmp_path):
 def test_ped2_example_runs_on_two_videos():
     results = _load("ped2_baseline").main(PED2, max_videos=2)
     assert 0.0 <= results["micro_auc"] <= 1.0
+
+
+def test_own_video_example_writes_an_annotated_video_and_a_score_curve(tmp_path):
+    module = _load("own_video")
+    train, video = module.make_clips(tmp_path / "clips")
+    result = module.main(train, video, tmp_path / "out")
+    assert result["n_frames"] == 64 and result["curve"].exists()
+    from pyvad.video import Video
+
+    assert len(Video(result["annotated"])) == 64
+
+
+def test_sklearn_example_selects_fusion_weights_on_validation_and_evaluates_once_on_test():
+    results = _load("sklearn_integration").main()
+    assert set(results) == {"pipeline_auc", "validation_auc", "test_auc"}
+    assert results["validation_auc"] > 0.5 and 0.0 <= results["test_auc"] <= 1.0
+
+
+def test_streaming_example_runs_on_a_file_when_no_camera_is_given():
+    alerts = _load("streaming_camera").main(hop=8)
+    assert alerts and alerts[0].kind == "start" and alerts[-1].kind == "end"
