@@ -15,6 +15,7 @@ import io
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -241,7 +242,7 @@ CASES = [
          lambda e: _fit_baseline([_frames(), Video(_frames(size=(30, 32)), name="cam2")]), FrameSizeMismatchError,
          r"'cam2'.*\(30, 32\)"),
     Case("estimator-scoring-another-frame-size", lambda e: e.detector.score_frames([e.tmp / "taller.avi"]),
-         FrameSizeMismatchError, r"'taller'.*training videos"),
+         FrameSizeMismatchError, r"'taller.*training videos"),
     Case("estimator-scoring-a-truncated-file", lambda e: e.detector.score_frames([e.tmp / "truncated.avi"]),
          VideoReadError, r"'truncated': frame \d+"),
     Case("estimator-unfitted", lambda e: MotionBaselineDetector().score_frames([_frames()]), NotFittedError,
@@ -376,3 +377,235 @@ def test_loading_never_runs_code_pickled_into_the_tensor_body(env: SimpleNamespa
     with pytest.raises(ModelFileError, match="unreadable tensor body"):
         pyvad.load(path)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Command line: exit status 2 and one line naming the problem
+# ---------------------------------------------------------------------------------------
+CLI_CASES = {
+    "missing-input": (lambda e: ["fit", str(e.tmp / "gone.avi"), "--method", "baseline", "--output",
+                                 str(e.tmp / "cli.pyvad")], r"'gone'.*does not exist"),
+    "non-video-input": (lambda e: ["fit", str(e.tmp / "notes.mp4"), "--method", "baseline", "--output",
+                                   str(e.tmp / "cli.pyvad")], r"'notes'.*cannot open"),
+    "no-input": (lambda e: ["fit", "--method", "baseline", "--output", str(e.tmp / "cli.pyvad")], r"give input videos"),
+    "unknown-method": (lambda e: ["fit", str(e.good), "--method", "magic", "--output", str(e.tmp / "cli.pyvad")],
+                       r"unknown method 'magic'"),
+    "preset-the-method-lacks": (lambda e: ["fit", str(e.good), "--method", "baseline", "--preset", "ped2",
+                                           "--output", str(e.tmp / "cli.pyvad")], r"no parameter 'preset'"),
+    "frame-sizes-differ": (lambda e: ["fit", str(e.good), str(e.tmp / "taller.avi"), "--method", "baseline",
+                                      "--output", str(e.tmp / "cli.pyvad")], r"'taller'"),
+    "corrupt-model": (lambda e: ["score", str(e.good), "--model", str(e.tmp / "notes.mp4"), "--output",
+                                 str(e.tmp / "s.csv")], r"not a pyvad model"),
+    "missing-model": (lambda e: ["score", str(e.good), "--model", str(e.tmp / "absent.pyvad"), "--output",
+                                 str(e.tmp / "s.csv")], r"absent.pyvad.*does not exist"),
+    "score-another-frame-size": (lambda e: ["score", str(e.tmp / "taller.avi"), "--model", str(e.model), "--output",
+                                            str(e.tmp / "s.csv")], r"'taller.*training videos"),
+    "score-truncated-file": (lambda e: ["score", str(e.tmp / "truncated.avi"), "--model", str(e.model), "--output",
+                                        str(e.tmp / "s.csv")], r"'truncated': frame \d+"),
+    "missing-dataset": (lambda e: ["evaluate", "--dataset", "ped2", "--root", str(e.tmp / "no_ped2")], r"'ped2'"),
+}
+DEEP_CLI_CASES = {
+    "unknown-preset": ("pkgnet", ["--preset", "nope"], r"'preset'.*nope"),
+    "negative-epochs": ("cafe", ["--epochs", "-1"], r"'epochs'.*-1"),
+    "unknown-device": ("maskedae", ["--device", "tpu"], r"device='tpu'"),
+}
+
+
+def _run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    status = cli_main(argv)
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", sorted(CLI_CASES))
+def test_cli_reports_bad_input_in_one_line_with_status_2(case: str, env: SimpleNamespace, capsys) -> None:
+    argv, match = CLI_CASES[case]
+    status, err = _run_cli(argv(env), capsys)
+    assert status == 2
+    assert err.startswith("pyvad: error: ") and err.count("\n") == 1
+    assert re.search(match, err), err
+
+
+@pytest.mark.parametrize("case", sorted(DEEP_CLI_CASES))
+def test_cli_reports_invalid_method_options_in_one_line(case: str, env: SimpleNamespace, capsys) -> None:
+    method, options, match = DEEP_CLI_CASES[case]
+    _registered(method)
+    argv = ["fit", str(env.good), "--method", method, *options, "--output", str(env.tmp / "deep.pyvad")]
+    status, err = _run_cli(argv, capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert re.search(match, err), err
+
+
+# ---------------------------------------------------------------------------------------
+# Nothing is lost: interrupted saves, fits and training runs
+# ---------------------------------------------------------------------------------------
+def test_a_crash_while_writing_the_body_keeps_the_existing_model_file(env: SimpleNamespace, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    path = tmp_path / "model.pyvad"
+    path.write_bytes(env.model.read_bytes())
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+
+    class _DiesMidBody:
+        """A file handle whose writes fail once the header is out (power cut mid-body)."""
+
+        def __init__(self, handle):
+            self._handle, self._writes = handle, 0
+
+        def write(self, data: bytes) -> int:
+            self._writes += 1
+            if self._writes == 4:  # magic, length, header, then the body
+                self._handle.write(data[: len(data) // 2])
+                raise KeyboardInterrupt("interrupted while writing the body")
+            return self._handle.write(data)
+
+        def __getattr__(self, name: str):
+            return getattr(self._handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self._handle.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: _DiesMidBody(real_fdopen(fd, mode)))
+    refitted = MotionBaselineDetector(grid=(3, 3)).fit([_frames(6, seed=5)])
+    with pytest.raises(KeyboardInterrupt):
+        refitted.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pyvad"]  # no half-written temporary left
+    np.testing.assert_array_equal(pyvad.load(path).score_samples([_frames(3)]),
+                                  env.detector.score_samples([_frames(3)]))
+
+
+def _interrupt_on_call(monkeypatch, owner: Any, name: str, call: int) -> None:
+    """Make ``owner.name`` raise KeyboardInterrupt (Ctrl-C) on its ``call``-th call."""
+    original = getattr(owner, name)
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, interrupted)
+
+
+@pytest.mark.parametrize("where", ["cell statistics", "fusion fit"])
+def test_ctrl_c_during_fit_leaves_an_unfitted_detector_unfitted(where: str, monkeypatch) -> None:
+    import pyvad.methods.baseline as baseline
+
+    if where == "cell statistics":
+        _interrupt_on_call(monkeypatch, baseline, "_cell_means", 2)
+    else:
+        _interrupt_on_call(monkeypatch, pyvad.ScoreFusion, "fit", 1)
+    detector = MotionBaselineDetector(grid=(2, 2))
+    with pytest.raises(KeyboardInterrupt):
+        detector.fit([_frames(6)])
+    assert not [name for name in vars(detector) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        detector.score_frames([_frames(3)])
+
+
+def test_ctrl_c_during_refit_keeps_the_previous_fit(env: SimpleNamespace, monkeypatch) -> None:
+    import pyvad.methods.baseline as baseline
+
+    detector = MotionBaselineDetector(grid=(2, 2)).fit([_frames(12, seed=1), _frames(12, seed=2)])
+    before = {name: value for name, value in vars(detector).items() if name.endswith("_")}
+    expected = detector.score_frames([_frames(5, seed=8)])
+    _interrupt_on_call(monkeypatch, baseline, "_cell_means", 2)
+    with pytest.raises(KeyboardInterrupt):
+        detector.fit([_frames(9, seed=7)])
+    monkeypatch.undo()
+    assert {name for name in vars(detector) if name.endswith("_")} == set(before)
+    assert all(vars(detector)[name] is value for name, value in before.items())
+    np.testing.assert_array_equal(detector.score_frames([_frames(5, seed=8)])[0], expected[0])
+
+
+_TRAIN_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+    from pyvad.training import Callback, Trainer
+
+    class Announce(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            print(f"epoch {epoch} done", flush=True)
+            time.sleep(0.1)
+
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=gen)
+    data = TensorDataset(x, x.sum(dim=1, keepdim=True))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+    trainer = Trainer(epochs=int(sys.argv[2]), batch_size=8, optimizer="sgd", lr=0.01,
+                      optimizer_kwargs={"momentum": 0.9}, device="cpu", random_state=0, verbose=0,
+                      checkpoint_dir=sys.argv[1], resume=True, callbacks=[Announce()])
+    trainer.fit(model, lambda m, b, e: nn.functional.mse_loss(m(b[0]), b[1]), data)
+    print("finished", trainer.start_epoch_, flush=True)
+    """
+)
+
+
+def _start_training(script: Path, checkpoint_dir: Path, epochs: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(script), str(checkpoint_dir), str(epochs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_sigterm_during_training_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(_TRAIN_SCRIPT)
+    epochs = 6
+    interrupted_dir, reference_dir = tmp_path / "interrupted", tmp_path / "reference"
+
+    process = _start_training(script, interrupted_dir, epochs)
+    for line in process.stdout:  # let a few epochs (and checkpoints) happen, then terminate it
+        if line.startswith("epoch 1 done"):
+            break
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGTERM
+
+    checkpoint = torch.load(interrupted_dir / "fit-last.pt", weights_only=True)
+    assert 2 <= checkpoint["run"]["epoch"] < epochs and not checkpoint["run"]["finished"]
+
+    resumed = _start_training(script, interrupted_dir, epochs)
+    reference = _start_training(script, reference_dir, epochs)
+    resumed_out, resumed_err = resumed.communicate(timeout=120)
+    reference_out, _ = reference.communicate(timeout=120)
+    assert resumed.returncode == 0, resumed_err
+    assert f"finished {checkpoint['run']['epoch']}" in resumed_out and "finished 0" in reference_out
+
+    final = torch.load(interrupted_dir / "fit-last.pt", weights_only=True)
+    expected = torch.load(reference_dir / "fit-last.pt", weights_only=True)
+    def losses(ckpt: dict) -> list[float]:
+        return [epoch_logs["loss"] for epoch_logs in ckpt["run"]["history"]]
+
+    assert losses(final) == losses(expected) and len(losses(final)) == epochs
+    for name, tensor in expected["model"].items():
+        assert torch.equal(final["model"][name], tensor), name
+
+
+def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    from pyvad import training
+
+    path = tmp_path / "fit-last.pt"
+    training._atomic_save({"epoch": 1}, path)
+    real_save = torch.save
+
+    def save_then_die(obj, handle, *args, **kwargs):
+        real_save(obj, handle, *args, **kwargs)
+        handle.truncate(10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        training._atomic_save({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["fit-last.pt"]
