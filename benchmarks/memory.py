@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import peak_rss_mb, write_result  # noqa: E402
+from _common import peak_rss_mb, write_result
 
 FRAME_SIZE = (120, 160)  # (H, W)
 FPS = 25.0

@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 import pyvad
+from pyvad.base import check_frame_labels
 from pyvad.cli import main as cli_main
 from pyvad.datasets import load_dataset
 from pyvad.exceptions import (
@@ -45,7 +45,6 @@ from pyvad.exceptions import (
 from pyvad.foreground import MotionForeground, PrecomputedBoxes, WholeFrames
 from pyvad.methods import METHODS, MotionBaselineDetector, get_method
 from pyvad.metrics import micro_auc
-from pyvad.base import check_frame_labels
 from pyvad.persistence import FORMAT_VERSION, MAGIC
 from pyvad.training import Trainer, resolve_device
 from pyvad.video import Video, as_videos, write_video
@@ -494,7 +493,7 @@ def _interrupt_on_call(monkeypatch, owner: Any, name: str, call: int) -> None:
 
 @pytest.mark.parametrize("where", ["cell statistics", "fusion fit"])
 def test_ctrl_c_during_fit_leaves_an_unfitted_detector_unfitted(where: str, monkeypatch) -> None:
-    import pyvad.methods.baseline as baseline
+    from pyvad.methods import baseline
 
     if where == "cell statistics":
         _interrupt_on_call(monkeypatch, baseline, "_cell_means", 2)
@@ -509,7 +508,7 @@ def test_ctrl_c_during_fit_leaves_an_unfitted_detector_unfitted(where: str, monk
 
 
 def test_ctrl_c_during_refit_keeps_the_previous_fit(env: SimpleNamespace, monkeypatch) -> None:
-    import pyvad.methods.baseline as baseline
+    from pyvad.methods import baseline
 
     detector = MotionBaselineDetector(grid=(2, 2)).fit([_frames(12, seed=1), _frames(12, seed=2)])
     before = {name: value for name, value in vars(detector).items() if name.endswith("_")}
@@ -609,3 +608,28 @@ def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path:
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"epoch": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["fit-last.pt"]
+
+
+# ---------------------------------------------------------------------------------------
+# A deep method end to end (AED-MAE, the cheapest to fit on a CPU)
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_maskedae():
+    cls = _registered("maskedae")
+    detector = cls(preset="fast", image_size=(16, 24), epochs=1, teacher_epochs=1, student_epochs=1, batch_size=8,
+                   architecture={"encoder_dim": 16, "decoder_dim": 8}, device="cpu", random_state=0, verbose=0)
+    return detector.fit([_frames(8, seed=1), _frames(8, seed=2)])
+
+
+def test_deep_method_scores_a_video_shorter_than_its_temporal_context(tiny_maskedae) -> None:
+    scores = tiny_maskedae.score_frames([_frames(1, seed=3), _frames(2, seed=4)])
+    assert [s.shape for s in scores] == [(1,), (2,)]
+    assert all(np.isfinite(s).all() for s in scores)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError,
+                   reason="MaskedAEDetector fitted on colour passes 1-channel frames to its network: raw torch "
+                          "RuntimeError 'expected input ... to have 3 channels' instead of InvalidVideoError")
+def test_deep_method_scoring_grey_footage_after_colour_training_is_refused_clearly(tiny_maskedae) -> None:
+    with pytest.raises(InvalidVideoError, match=r"'video_0'.*channel"):
+        tiny_maskedae.score_frames([_frames(4, channels=1)])
