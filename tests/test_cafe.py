@@ -1,7 +1,7 @@
 """Specification of CAFEDetector and its networks, on tiny synthetic videos.
 
-A random CIFAR ResNet-9 teacher (``weights="random"``, asked for by name) keeps the
-tests offline and fast; what is checked is the method's wiring, not the teacher.
+A random MobileNetV2 teacher on 32x32 patches (``weights="random"``, asked for by name)
+keeps the tests offline and fast; what is checked is the method's wiring, not the teacher.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pyvad.nets.cafe import CAFENet, CAFEStudent, FeatureAlignment, LowLevelDeco
 from pyvad.synthetic import make_train_test
 
 TINY = {
-    "teacher": "resnet9_cifar",
+    "teacher": "mobilenet_v2",
     "teacher_weights": "random",
     "teacher_input_size": 0,
     "student_widths": (8, 8, 16, 16),
@@ -137,7 +137,7 @@ def test_presets_hold_the_papers_per_dataset_weights_and_windows():
 def test_fit_resolves_the_preset_without_mutating_parameters(fitted):
     assert fitted.epochs == 2 and fitted.lambda_ca is None
     assert fitted.config_["lambda_ca"] == 0.1 and fitted.config_["epochs"] == 2
-    assert fitted.config_["teacher_taps"] == ("layer2", "layer3", "layer4", "avgpool")
+    assert fitted.config_["teacher_taps"] == ("features.6", "features.13", "features.18", "adaptive_avg_pool2d")
 
 
 def test_score_frames_gives_one_score_per_frame_and_score_samples_negates_them(fitted, data):
@@ -165,14 +165,14 @@ def test_consistency_loss_starts_at_ca_start_epoch(fitted):
 
 
 def test_without_consistency_the_ca_loss_is_never_used(events):
-    det = tiny(lambda_ca=0.0, n_layer_groups=2, epochs=2).fit(events[0])
+    det = tiny(lambda_ca=0.0, n_layer_groups=2, epochs=2).fit(events[0][:32])
     assert all("ca" not in epoch for epoch in det.training_history_)
     assert "lo" not in det.training_history_[0] and "lo" not in det.transform(events[1]).components
-    assert det.config_["teacher_taps"] == ("layer4", "avgpool") and len(det.teacher_shapes_) == 2
+    assert det.config_["teacher_taps"] == ("features.18", "adaptive_avg_pool2d") and len(det.teacher_shapes_) == 2
 
 
 def test_low_level_only_ablation_trains_without_distillation(events):
-    det = tiny(lambda_kd=0.0, lambda_ca=0.0, low_level=("patch",), epochs=1).fit(events[0])
+    det = tiny(lambda_kd=0.0, lambda_ca=0.0, low_level=("patch",), epochs=1).fit(events[0][:32])
     assert set(det.training_history_[0]) & {"kd", "ca", "lo"} == {"lo"}
 
 
@@ -202,7 +202,8 @@ def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
 
 def test_pipeline_of_extractor_detector_and_fusion(data):
     train, test = data
-    pipe = make_pipeline(MotionForeground(offsets=(-1, 0, 1)), tiny(epochs=1), ScoreFusion(smoothing="median", window=3))
+    pipe = make_pipeline(MotionForeground(offsets=(-1, 0, 1)), tiny(epochs=1, max_train_events=32),
+                         ScoreFusion(smoothing="median", window=3))
     pipe.fit(train.videos)
     assert pipe.score_samples(test.videos).shape == (sum(len(v) for v in test.videos),)
 

@@ -768,8 +768,9 @@ class CAFEDetector(BaseDetector):
 
         Parameters
         ----------
-        X : sequence of videos or EventSet
-            What to score.
+        X : sequence of videos, EventSet or ScoreTable
+            What to score; a table returned by :meth:`transform` is used as it is
+            (no second pass through the networks).
 
         Returns
         -------
@@ -778,7 +779,7 @@ class CAFEDetector(BaseDetector):
             float32 maps); pixels outside every box hold the fusion's lowest training
             frame score. Usable with :func:`pyvad.metrics.rbdc` / ``tbdc``.
         """
-        table = self.transform(X)
+        table = X if isinstance(X, ScoreTable) else self.transform(X)
         fusion = self.fusion_
         matrix = np.column_stack([table[name] for name in fusion.components_]) if len(table) else np.empty((0, 1))
         fused = ((matrix - fusion.mean_) / fusion.scale_) @ fusion.weights_ if len(table) else np.empty(0)
