@@ -168,8 +168,8 @@ class SyntheticAnomalies:
             Anomaly map (0/1) of the frame at offset 0 (of the first frame if 0 is absent).
         """
         _, height, width, channels = frames.shape
-        obj_h = max(2, int(round(height * rng.uniform(*self.size_range))))
-        obj_w = max(2, min(width, int(round(obj_h * rng.uniform(0.4, 1.6)))))
+        obj_h = max(2, round(height * rng.uniform(*self.size_range)))
+        obj_w = max(2, min(width, round(obj_h * rng.uniform(0.4, 1.6))))
         image, mask = self.make_object(rng, obj_h, obj_w, channels, donor)
         top = rng.uniform(-obj_h / 2, height - obj_h / 2)
         left = rng.uniform(-obj_w / 2, width - obj_w / 2)
@@ -178,8 +178,8 @@ class SyntheticAnomalies:
         reference = list(offsets).index(0) if 0 in offsets else 0
         target_mask = np.zeros((height, width), np.uint8)
         for j, offset in enumerate(offsets):
-            placed = _place(pasted[j], image, mask, int(round(top + offset * velocity[0])),
-                            int(round(left + offset * velocity[1])))
+            placed = _place(pasted[j], image, mask, round(top + offset * velocity[0]),
+                            round(left + offset * velocity[1]))
             if j == reference:
                 target_mask = placed
         return pasted, target_mask

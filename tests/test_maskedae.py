@@ -12,8 +12,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground import FrameEvents, WholeFrames
 from pyvad.foreground.whole_frames import motion_gradients
 from pyvad.fusion import ScoreFusion
-from pyvad.methods import get_method
-from pyvad.methods import maskedae
+from pyvad.methods import get_method, maskedae
 from pyvad.methods.maskedae import MaskedAEDetector, _FrameDataset, token_weights
 from pyvad.synthetic import make_train_test
 from pyvad.synthetic_anomalies import SyntheticAnomalies
@@ -89,7 +88,7 @@ def test_training_samples_with_anomalies_keep_the_clean_target_and_the_mask(data
     train, _ = data
     events = WholeFrames(image_size=(16, 24)).fit_transform(train.videos)
     torch.manual_seed(0)
-    inputs, clean, motion, anomaly_map, label = _FrameDataset(events, SyntheticAnomalies(), 1.0)[5]
+    inputs, clean, _, anomaly_map, label = _FrameDataset(events, SyntheticAnomalies(), 1.0)[5]
     assert label == 1.0
     expected = torch.from_numpy(events.patches[5, 0].transpose(2, 0, 1).astype(np.float32)) / 127.5 - 1
     torch.testing.assert_close(clean, expected)

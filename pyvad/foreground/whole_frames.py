@@ -285,7 +285,7 @@ class WholeFrames(TransformerMixin, BaseEstimator):
         )
         return FrameEvents.concat(Parallel(n_jobs=self.n_jobs)(jobs))
 
-    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn hook
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.requires_fit = True

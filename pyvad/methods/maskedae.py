@@ -48,7 +48,7 @@ from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, resolve_device, set_trainable
 
-__all__ = ["MaskedAEDetector", "PRESETS"]
+__all__ = ["PRESETS", "MaskedAEDetector", "token_weights"]
 
 _ARCHITECTURE = dict(encoder_dim=256, encoder_depth=3, encoder_heads=4, decoder_dim=128, decoder_depth=3,
                      decoder_heads=4, student_branch=1, student_depth=1, mlp_ratio=2.0, dropout=0.1,

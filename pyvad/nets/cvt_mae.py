@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CvTBlock", "CvTMaskedAutoEncoder", "patchify", "unpatchify", "random_keep"]
+__all__ = ["CvTBlock", "CvTMaskedAutoEncoder", "patchify", "random_keep", "unpatchify"]
 
 _LN_EPS = 1e-6
 
@@ -71,7 +71,7 @@ def unpatchify(tokens: torch.Tensor, patch_size: int, grid: tuple[int, int]) -> 
     -------
     Tensor of shape (B, C, gh * p, gw * p)
     """
-    b, n, d = tokens.shape
+    b, _, d = tokens.shape
     p = patch_size
     gh, gw = grid
     c = d // (p * p)
@@ -104,7 +104,7 @@ def random_keep(
         Sorted visible token indices, ``n_keep = round(n_tokens * (1 - mask_ratio))``;
         None when nothing is masked.
     """
-    n_keep = max(1, int(round(n_tokens * (1.0 - mask_ratio))))
+    n_keep = max(1, round(n_tokens * (1.0 - mask_ratio)))
     if n_keep >= n_tokens:
         return None
     noise = torch.rand(batch, n_tokens, generator=generator)
@@ -117,7 +117,9 @@ def _gather_tokens(tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return tokens.gather(1, keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
 
 
-def _scatter_tokens(tokens: torch.Tensor, keep: torch.Tensor, n_tokens: int, fill: torch.Tensor | None = None) -> torch.Tensor:
+def _scatter_tokens(
+    tokens: torch.Tensor, keep: torch.Tensor, n_tokens: int, fill: torch.Tensor | None = None
+) -> torch.Tensor:
     """Place ``tokens`` (B, K, D) at positions ``keep`` of a (B, N, D) sequence of ``fill`` (zeros)."""
     b, _, d = tokens.shape
     if fill is None:
