@@ -307,6 +307,8 @@ class PKGNetDetector(BaseDetector):
         Teacher node of every distilled block.
     n_channels_, n_context_ : int
         Channels of the crops and number of input frames.
+    n_train_events_ : int
+        Number of training objects the networks learned from (see ``max_train_events``).
     history_ : list of dict
         Per-epoch training logs.
     fusion_ : ScoreFusion
@@ -334,7 +336,7 @@ class PKGNetDetector(BaseDetector):
         "architecture": [StrOptions(set(_ARCHITECTURES))],
         "kd_blocks": ["array-like", None],
         "teacher": [str, None],
-        "teacher_weights": [str, os.PathLike, object, None],
+        "teacher_weights": [str, os.PathLike, None],
         "teacher_taps": ["array-like", None],
         "width": [Interval(Integral, 1, None, closed="left"), None],
         "downsample": [StrOptions({"maxpool", "conv"}), None],
@@ -582,6 +584,7 @@ class PKGNetDetector(BaseDetector):
     def _training_data(self, events: EventSet, teacher: Teacher | None) -> Dataset:
         rows = self._training_rows(len(events))
         cubes = _Cubes(events.patches if rows is None else events.patches[rows])
+        self.n_train_events_ = len(cubes)
         if teacher is None or not self.config_["cache_teacher"]:
             return cubes
         return cache_teacher_features(
