@@ -489,8 +489,7 @@ class PKGNetDetector(BaseDetector):
         return tuple(block + 1 for block in self.config_["kd_blocks"]) if self._uses_teacher else ()
 
     def _make_teacher(self, weights: Any) -> Teacher:
-        config = self.config_
-        return Teacher(config["teacher"], taps=self.teacher_taps_, weights=weights)
+        return Teacher(self.config_["teacher"], taps=self.teacher_taps_, weights=weights)
 
     def _resolve_teacher_taps(self) -> tuple[str, ...]:
         blocks = self.config_["kd_blocks"]
