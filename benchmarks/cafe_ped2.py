@@ -1,7 +1,7 @@
 """CAFEDetector on UCSD Ped2: frame AUCs, EER, RBDC/TBDC, fit time, scoring speed.
 
     python benchmarks/cafe_ped2.py [--preset fast] [--foreground motion|vec] [--root PATH]
-                                   [--epochs N] [--max-train-events N] [--output JSON]
+                                   [--epochs N] [--max-train-events N] [--no-maps] [--output JSON]
 
 ``--foreground motion`` (default) lets the detector extract its own events with the
 weight-free ``MotionForeground``; ``vec`` uses the VEC authors' released Ped2 boxes
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="override the preset's epochs (ca_start_epoch scales along)")
     parser.add_argument("--max-train-events", type=int, help="override the preset's training subset")
     parser.add_argument("--no-maps", action="store_true", help="skip RBDC/TBDC")
+    parser.add_argument("--verbose", type=int, default=2, help="trainer progress (2: always, also into logs)")
     parser.add_argument("--output", help="JSON path (default: benchmarks/results/cafe_ped2_<preset>_<fg>.json)")
     args = parser.parse_args()
 
@@ -53,7 +54,7 @@ def main() -> None:
         overrides["ca_start_epoch"] = round(args.epochs * preset["ca_start_epoch"] / preset["epochs"])
     if args.max_train_events is not None:
         overrides["max_train_events"] = args.max_train_events
-    det = CAFEDetector(args.preset, random_state=0, verbose=0, **overrides)
+    det = CAFEDetector(args.preset, random_state=0, verbose=args.verbose, **overrides)
     load_before = os.getloadavg()
 
     start = time.perf_counter()

@@ -473,7 +473,7 @@ class CAFEDetector(BaseDetector):
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
         "cache_teacher": ["boolean", None],
-        "device": [str, object],
+        "device": [str, torch.device],
         "trainer_params": [dict, None],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None, closed="left")],
