@@ -472,3 +472,11 @@ def test_ped2_test_video_01_has_180_frames_of_240_by_360():
     assert (video.name, len(video), video.frame_size) == ("01", 180, (240, 360))
     assert video.n_channels == 3
     assert video[-1].shape == (240, 360, 3)
+
+
+def test_a_single_colour_frame_is_not_mistaken_for_a_grey_video():
+    frame = np.zeros((48, 64, 3), dtype=np.uint8)
+    with pytest.raises(InvalidVideoError, match="looks like one"):
+        Video(frame)
+    assert len(Video(frame[np.newaxis])) == 1
+    assert Video(np.zeros((5, 8, 6), dtype=np.uint8)).frame_size == (8, 6)  # (T, H, W) grey video
