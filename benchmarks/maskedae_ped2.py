@@ -1,6 +1,6 @@
 """MaskedAEDetector (AED-MAE) on UCSD Ped2: frame-level AUC, fit time, scoring speed.
 
-    python benchmarks/maskedae_ped2.py [--preset fast] [--epochs N] [--root PATH] [--output JSON]
+    python benchmarks/maskedae_ped2.py [--preset fast] [--epochs N] [--save MODEL] [--root PATH] [--output JSON]
 
 Trains on the 16 normal training videos only (no checkpoint selection: the last epoch
 is kept); the test labels are used for the AUCs and nothing else. Scoring speed covers
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--offsets", type=int, nargs="+", help="stacked frames, e.g. -3 0 3")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", help="also save the fitted detector to this .pyvad file")
     parser.add_argument("--output", help="JSON path (default: benchmarks/results/maskedae_ped2_<preset>.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -40,6 +41,8 @@ def main() -> None:
     start = time.perf_counter()
     det.fit(train.videos)
     fit_s = time.perf_counter() - start
+    if args.save:
+        det.save(args.save)
     start = time.perf_counter()
     scores = det.score_frames(test.videos)
     score_s = time.perf_counter() - start
