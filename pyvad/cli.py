@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 import warnings
@@ -119,9 +120,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     videos = _load_input_videos(args.inputs, args.dataset, args.root, "train")
     start = time.perf_counter()
     det.fit(videos)
-    path = det.save(args.output)
-    print(f"Fitted {type(det).__name__} on {len(videos)} videos in {time.perf_counter() - start:.1f} s; "
-          f"saved to {path}")
+    # Under torchrun every process fits (training is data-parallel); only rank 0 writes.
+    if int(os.environ.get("RANK", "0")) == 0:
+        path = det.save(args.output)
+        print(f"Fitted {type(det).__name__} on {len(videos)} videos in {time.perf_counter() - start:.1f} s; "
+              f"saved to {path}")
     return 0
 
 
