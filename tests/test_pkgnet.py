@@ -130,25 +130,20 @@ def test_score_maps_paint_object_scores_into_their_boxes(scene, fitted):
 
 
 @pytest.mark.parametrize(
-    ("settings", "components", "has_teacher"),
+    ("settings", "weights", "depth"),
     [
-        ({"architecture": "ae"}, ["pred"], False),
-        ({"architecture": "kd"}, ["kd_block1", "kd_block2"], True),
-        ({"kd_blocks": (2,)}, ["pred", "kd_block2"], True),
-        ({"kd_blocks": (1, 2, 3)}, ["pred", "kd_block1", "kd_block2", "kd_block3"], True),
+        ({"architecture": "ae"}, {"pred": 0.01}, 3),
+        ({"architecture": "kd"}, {"kd_block1": 0.65, "kd_block2": 0.35}, 3),
+        ({"kd_blocks": (2,)}, {"pred": 0.01, "kd_block2": 1.0}, 3),
+        ({"kd_blocks": (1, 2, 3)}, {"pred": 0.01, "kd_block1": 1 / 3, "kd_block2": 1 / 3, "kd_block3": 1 / 3}, 4),
     ],
 )
-def test_ablation_switches_change_components_and_networks(events, settings, components, has_teacher):
+def test_ablation_switches_change_components_weights_and_student(events, settings, weights, depth):
     det = PKGNetDetector("ped2", **{**TINY, "epochs": 1}, **settings).fit(events[0])
-    assert det.transform(events[1]).components == components
-    assert (det.teacher_ is not None) == has_teacher
-    assert sorted(det.fusion_.components_) == sorted(components)
-
-
-def test_three_distilled_blocks_move_the_bottleneck_to_block3(events):
-    det = PKGNetDetector("ped2", **{**TINY, "epochs": 1}, kd_blocks=(1, 2, 3)).fit(events[0])
-    assert det.student_.depth == 4
-    assert det.fusion_.weights_.tolist() == pytest.approx([0.01, 1 / 3, 1 / 3, 1 / 3])
+    assert det.transform(events[1]).components == list(weights)
+    assert dict(zip(det.fusion_.components_, det.fusion_.weights_)) == pytest.approx(weights)
+    assert (det.teacher_ is not None) == (settings.get("architecture") != "ae")
+    assert det.student_.depth == depth
 
 
 def test_avenue_preset_distils_block2_only_with_equal_weights(events):

@@ -268,9 +268,9 @@ class PKGNetDetector(BaseDetector):
         Exponent α of the gradient loss (the paper leaves it open; the authors' code uses 3).
     score_weights : dict, optional
         Fusion weight of each component (``pred``, ``kd_block<b>``); default the preset's
-        (Ped2 0.01 / 0.65 / 0.35). When the components differ from the preset's (other
-        ``kd_blocks`` or ``architecture``), ``pred`` keeps its preset weight and the
-        preset's total inconsistency weight is split equally over the distilled blocks.
+        (Ped2 0.01 / 0.65 / 0.35). Ablations keep the preset's weight of every component
+        they still produce; when ``kd_blocks`` differ from the preset's, the preset's total
+        inconsistency weight is split equally over the distilled blocks.
     median_window : int, optional
         Length of the per-video median filter (19 in the authors' code).
     cache_teacher : bool, optional
@@ -440,12 +440,13 @@ class PKGNetDetector(BaseDetector):
                 raise ValueError(f"score_weights names {unknown}, but this detector produces {components}")
             return dict(self.score_weights)
         preset = PRESETS[self.preset]["score_weights"]
-        if set(preset) == set(components):
-            return dict(preset)
-        weights = {"pred": preset.get("pred", 1.0)} if "pred" in components else {}
+        weights = {"pred": preset["pred"]} if "pred" in components else {}
         kd = [name for name in components if name != "pred"]
-        kd_total = sum(value for name, value in preset.items() if name != "pred")
-        weights.update({name: kd_total / len(kd) for name in kd})
+        preset_kd = {name: value for name, value in preset.items() if name != "pred"}
+        if set(kd) == set(preset_kd):
+            weights.update({name: preset_kd[name] for name in kd})
+        else:
+            weights.update({name: sum(preset_kd.values()) / len(kd) for name in kd})
         return weights
 
     @property
