@@ -47,7 +47,14 @@ from pyvad.teachers import Teacher
 from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
 from pyvad.video import as_videos
 
-__all__ = ["CAFEDetector", "CAFE_PRESETS", "TEACHER_LAYER_GROUPS", "cafe_loss_terms", "cafe_event_scores"]
+__all__ = [
+    "CAFEDetector",
+    "CAFE_PRESETS",
+    "EventScoreMaps",
+    "TEACHER_LAYER_GROUPS",
+    "cafe_event_scores",
+    "cafe_loss_terms",
+]
 
 TEACHER_LAYER_GROUPS: dict[str, tuple[str, ...]] = {
     # CIFAR ResNets: conv1, conv2_x ... conv5_x and the pooled vector (the paper's Fig. 1).
@@ -100,7 +107,7 @@ CAFE_PRESETS: dict[str, dict[str, Any]] = {
 }
 """Hyper-parameters of each preset: the paper's Sec. 4.1 values per dataset, and ``fast``."""
 
-_OVERRIDABLE = tuple(key for key in _PAPER)
+_OVERRIDABLE = tuple(_PAPER)
 
 
 # ----------------------------------------------------------------------------- losses and scores
@@ -264,7 +271,7 @@ class _CAFEObjective:
         self.teacher = teacher
         self.config = config
 
-    def __call__(self, model: CAFENet, batch: Any, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(self, model: CAFENet, batch: Any, epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         inputs, teacher_features = self._unpack(batch)
         use_ca = self.config["lambda_ca"] > 0 and epoch >= self.config["ca_start_epoch"]
         outputs = model(inputs["centre"], inputs["context"] if use_ca else None)
