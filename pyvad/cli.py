@@ -32,12 +32,6 @@ def _print_table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> Non
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
 
 
-def _write_json(path: str | Path, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-
-
 def _frame_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> dict[str, float]:
     from sklearn.exceptions import UndefinedMetricWarning
 
@@ -192,14 +186,16 @@ def _alert_line(alert) -> str:
 
 
 def _interval_record(alert) -> dict[str, float]:
-    return {"start": alert.start, "end": alert.end, "start_time": round(alert.start_time, 4),
-            "end_time": round(alert.end_time, 4), "peak_score": alert.peak_score}
+    from pyvad.interop import interval_record
+
+    return interval_record(alert.start, alert.end, alert.start_time, alert.end_time, alert.peak_score)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from array import array
 
     from pyvad.base import load
+    from pyvad.interop import ScoreCsvWriter, write_json
     from pyvad.streaming import AlertTracker, is_live_source, resolve_threshold
 
     source = _parse_source(args.input)
@@ -211,17 +207,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
                               fps=args.fps, max_frames=args.max_frames)
     csv_path = Path(args.output or f"{_source_stem(source)}_scores.csv")
     json_path = Path(args.json or csv_path.with_suffix(".json"))
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
     overlay = (_Overlay(args.overlay, _overlay_fps(source, args.fps), threshold, _map_range(det, threshold))
                if args.overlay else None)
     tracker, intervals, scores = AlertTracker(args.min_alert_frames), [], array("d")
     start = time.perf_counter()
     try:
-        with csv_path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["frame", "time_s", "score"])
+        with ScoreCsvWriter(csv_path) as writer:
             for record in stream:
-                writer.writerow([record.index, f"{record.timestamp:.4f}", f"{record.score:.6g}"])
+                writer.write(record.index, record.timestamp, record.score)
                 scores.append(record.score)
                 for alert in tracker.update(record.index, record.timestamp, record.score, record.abnormal):
                     print(_alert_line(alert), flush=True)
@@ -239,7 +232,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         intervals.append(_interval_record(alert))
     seconds = time.perf_counter() - start
     fps = len(scores) / seconds if seconds > 0 else float("nan")
-    _write_json(json_path, {
+    write_json(json_path, {
         "input": str(args.input), "model": str(args.model), "method": type(det).__name__, "pyvad": __version__,
         "smoothing": smoothing, "threshold": threshold, "frames": len(scores), "seconds": round(seconds, 3),
         "frames_per_second": round(fps, 2), "abnormal_intervals": intervals, "scores": list(scores),
@@ -264,6 +257,7 @@ def _region_metrics(det, test, scores: Sequence[np.ndarray]) -> dict[str, float]
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pyvad.base import load
     from pyvad.datasets import load_dataset
+    from pyvad.interop import write_json
 
     train, test = load_dataset(args.dataset, args.root)
     if test.frame_labels is None:
@@ -292,7 +286,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _print_table([(k, f"{result[k]:.4f}") for k in metrics], ("metric", "value"))
     print(f"scoring: {result['scoring_fps']} frames/s over {test.n_frames} frames")
     if args.json:
-        _write_json(args.json, result)
+        write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0
 

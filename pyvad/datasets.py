@@ -59,7 +59,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -70,7 +70,7 @@ import scipy.io
 from pyvad.exceptions import DatasetNotFoundError, InvalidVideoError
 from pyvad.video import Video
 
-__all__ = ["DATASET_NAMES", "VideoDataset", "load_dataset"]
+__all__ = ["DATASET_NAMES", "VideoDataset", "load_dataset", "read_interval_labels"]
 
 _UCSD_PAGE = "http://www.svcl.ucsd.edu/projects/anomaly/dataset.htm"
 _AVENUE_PAGE = "http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html"
@@ -651,8 +651,70 @@ def _read_interval_csv(path: Path) -> dict[str, list[Interval]]:
                     f"Label file '{path}', line {line}: start/end must be integers; got "
                     f"{row['start']!r}, {row['end']!r}."
                 ) from exc
-            intervals.setdefault(row["video"].strip(), []).append(interval)
+            video = (row["video"] or "").strip()
+            if not video:
+                raise InvalidVideoError(f"Label file '{path}', line {line}: the video column is empty.")
+            intervals.setdefault(video, []).append(interval)
     return intervals
+
+
+def _labels_by_name(
+    path: Path, intervals: Mapping[str, list[Interval]], n_frames: Mapping[str, int]
+) -> dict[str, np.ndarray]:
+    """0/1 labels of every video in ``n_frames`` from its intervals (none: all normal)."""
+    return {
+        name: _labels_from_intervals(int(count), intervals.get(name, []), video=name, source=path)
+        for name, count in n_frames.items()
+    }
+
+
+def read_interval_labels(
+    path: str | os.PathLike[str], n_frames: Mapping[str, int]
+) -> dict[str, np.ndarray]:
+    """Frame labels from a CSV of abnormal intervals (the ``test_labels.csv`` format).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        CSV file with the header ``video,start,end`` (further columns are ignored) and
+        one row per abnormal interval, 0-based inclusive frames.
+    n_frames : mapping of str to int
+        Number of frames of every video, by the names the ``video`` column uses
+        (e.g. ``{Path(v.name).name: len(v) for v in videos}``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Per video of ``n_frames``, ``uint8`` 0/1 labels, one per frame; videos without a
+        row are all normal.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    InvalidVideoError
+        A missing column, a malformed row (the message names the file and line), an
+        interval outside its video, or a video not in ``n_frames``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("video,start,end\\ncam1,1,2\\n")
+    >>> {k: v.tolist() for k, v in read_interval_labels(path, {"cam1": 4, "cam2": 2}).items()}
+    {'cam1': [0, 1, 1, 0], 'cam2': [0, 0]}
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Label file '{path}' does not exist.")
+    intervals = _read_interval_csv(path)
+    unknown = sorted(set(intervals) - set(n_frames))
+    if unknown:
+        raise InvalidVideoError(
+            f"Label file '{path}' names the videos {unknown}, which are not among the given "
+            f"videos {sorted(n_frames)}."
+        )
+    return _labels_by_name(path, intervals, n_frames)
 
 
 def _folder_test_labels(
@@ -663,10 +725,8 @@ def _folder_test_labels(
     if unknown:
         what = f"test videos {unknown} named in '{path.name}'"
         raise _missing("folder", what, path.parent / "test")
-    return [
-        _labels_from_intervals(len(video), intervals.get(name, []), video=name, source=path)
-        for video, name in zip(videos, names)
-    ]
+    labels = _labels_by_name(path, intervals, {name: len(video) for name, video in zip(names, videos)})
+    return [labels[name] for name in names]
 
 
 def _folder_sources(root: Path, split: str) -> list[Path]:

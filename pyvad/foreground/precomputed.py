@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground._boxes import clip_boxes, empty_boxes
 from pyvad.foreground.base import BaseForeground, BoxSource, ChunkBoxes
+from pyvad.interop import BOX_FILE_READERS, is_data_frame, read_csv_boxes
 from pyvad.video import Video
 
 __all__ = ["PrecomputedBoxes", "BoxTable", "load_box_table"]
@@ -85,13 +86,20 @@ def _table_from_lists(per_video: Sequence[Sequence[Any]]) -> BoxTable:
 
 
 def load_box_table(boxes: Any) -> BoxTable:
-    """Read boxes from an ``.npz`` file, a mapping of arrays or per-video lists.
+    """Read boxes from a file, a mapping of arrays, a DataFrame or per-video lists.
 
     Parameters
     ----------
-    boxes : str, path, mapping or sequence
+    boxes : str, path, mapping, DataFrame or sequence
         - path to an ``.npz`` with ``boxes`` (N, 4), ``video`` (N,), ``frame``
           (N,) and optionally ``clips`` (clip names), as ``boxes_vec/*.npz``;
+        - path to a ``.json`` (COCO-style detections), ``.txt`` (MOT-style, one
+          video) or ``.csv`` (``video,frame,x1,y1,x2,y2[,score]``) file, read
+          with the defaults of :func:`pyvad.interop.read_coco_boxes`,
+          :func:`~pyvad.interop.read_mot_boxes` or
+          :func:`~pyvad.interop.read_csv_boxes` (call those for their options,
+          such as a score threshold, and pass the mapping they return);
+        - a pandas DataFrame with the CSV columns;
         - a mapping with the same keys;
         - a sequence (one item per video) of sequences (one item per frame) of
           ``(K, 4)`` box arrays.
@@ -111,13 +119,18 @@ def load_box_table(boxes: Any) -> BoxTable:
         path = Path(boxes)
         if not path.is_file():
             raise FileNotFoundError(f"PrecomputedBoxes: box file {str(path)!r} does not exist")
+        reader = BOX_FILE_READERS.get(path.suffix.lower())
+        if reader is not None:
+            return _table_from_mapping(reader(path), repr(str(path)))
         with np.load(path, allow_pickle=False) as data:
             return _table_from_mapping(dict(data), repr(str(path)))
+    if is_data_frame(boxes):
+        return _table_from_mapping(read_csv_boxes(boxes), "the DataFrame")
     if isinstance(boxes, Mapping):
         return _table_from_mapping(boxes, "the mapping")
     if isinstance(boxes, Sequence):
         return _table_from_lists(boxes)
-    raise TypeError(f"PrecomputedBoxes: boxes must be a path, a mapping or per-video lists, got {type(boxes).__name__}")
+    raise TypeError(f"PrecomputedBoxes: boxes must be a path, a mapping, a DataFrame or per-video lists, got {type(boxes).__name__}")
 
 
 def _short_name(name: str) -> str:
@@ -191,10 +204,13 @@ class PrecomputedBoxes(BaseForeground):
 
     Parameters
     ----------
-    boxes : str, path, mapping or sequence
+    boxes : str, path, mapping, DataFrame or sequence
         See :func:`load_box_table`: an ``.npz`` in the ``boxes_vec`` layout
-        (``boxes``, ``video``, ``frame``, optional ``clips``), the same arrays in
-        a mapping, or per-video lists of per-frame ``(K, 4)`` arrays. Required;
+        (``boxes``, ``video``, ``frame``, optional ``clips``), a COCO-style
+        ``.json``, MOT-style ``.txt`` or ``.csv`` box file (see
+        :mod:`pyvad.interop`), the same arrays in a mapping (what the
+        :mod:`pyvad.interop` readers return), a DataFrame, or per-video lists of
+        per-frame ``(K, 4)`` arrays. Required;
         the default ``None`` exists only so the estimator can be constructed
         without arguments (scikit-learn convention) and is rejected at ``fit``.
     match : {"auto", "name", "order"}, default "auto"
@@ -222,7 +238,7 @@ class PrecomputedBoxes(BaseForeground):
 
     _parameter_constraints: dict = {
         **BaseForeground._parameter_constraints,
-        "boxes": [str, os.PathLike, Mapping, list, tuple, None],
+        "boxes": [str, os.PathLike, Mapping, list, tuple, HasMethods(["to_dict"]), None],
         "match": [StrOptions({"auto", "name", "order"})],
     }
 
