@@ -8,8 +8,6 @@ status 2; unexpected failures keep their traceback.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import sys
 import time

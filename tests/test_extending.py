@@ -22,7 +22,7 @@ from pyvad.synthetic import make_train_test
 from pyvad.video import write_video
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
-BLOCK = re.compile(r"(?:<!-- extending-example: (?P<module>[\w.]+) -->\n)?```python\n(?P<code>.*?)```", re.S)
+BLOCK = re.compile(r"(?:<!-- extending-example: (?P<module>[\w.]+) -->\n)?```python\n(?P<code>.*?)```", re.DOTALL)
 MODULES = ("motion_stats", "my_parts")
 
 
@@ -62,7 +62,7 @@ def test_the_usage_snippets_of_the_guide_run_verbatim(guide, tmp_path, monkeypat
     namespace: dict = {}
     for module, code in guide_blocks():
         if module is None:
-            exec(compile(code, str(GUIDE), "exec"), namespace)
+            exec(compile(code, str(GUIDE), "exec"), namespace)  # noqa: S102 - the guide is this repository's own text
     np.testing.assert_allclose(namespace["loaded"].score_frames(namespace["test"].videos)[0], namespace["scores"][0])
     assert len(namespace["search"].cv_results_["params"]) == 2
     assert len(namespace["events"]) == 9 * sum(len(v) for v in namespace["test"].videos)

@@ -104,7 +104,8 @@ def test_mot_challenge_layout_names_videos_after_the_sequence(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("1,1,0,0,5\n", r"v\.txt'?, line 1: expected at least"), ("# header\n0,1,0,0,5,5\n", "line 2: frame must be an integer >= 1"),
+    [("1,1,0,0,5\n", r"v\.txt'?, line 1: expected at least"),
+     ("# header\n0,1,0,0,5,5\n", "line 2: frame must be an integer >= 1"),
      ("1,1,0,0,5,5\n2,1,a,0,5,5\n", "line 2: x, y, w, h must be a number")],
 )
 def test_malformed_mot_lines_name_file_and_line(tmp_path, text, message):
@@ -158,7 +159,8 @@ def test_a_data_frame_like_table_is_read_without_pandas():
 def test_a_real_pandas_data_frame_goes_straight_into_precomputed_boxes():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"video": ["v"], "frame": [1], "x1": [0.0], "y1": [0.0], "x2": [8.0], "y2": [8.0]})
-    events = PrecomputedBoxes(frame, patch_size=8).fit().transform([Video(np.zeros((3, 16, 16, 3), np.uint8), name="v")])
+    video = Video(np.zeros((3, 16, 16, 3), np.uint8), name="v")
+    events = PrecomputedBoxes(frame, patch_size=8).fit().transform([video])
     assert events.frame_indices.tolist() == [1]
 
 
