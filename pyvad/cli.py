@@ -197,7 +197,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from pyvad.streaming import AlertTracker, is_live_source, resolve_threshold
 
     source = _parse_source(args.input)
-    det = load(args.model, device=args.device)
+    det = load(args.model, device=args.device, trusted_classes=args.trust)
     threshold = resolve_threshold(det, threshold=args.threshold, quantile=args.quantile)
     smoothing = args.smoothing if args.smoothing != "auto" else ("causal" if is_live_source(source) else "centred")
     with_maps = args.overlay is not None and hasattr(det, "score_maps")
@@ -262,7 +262,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"dataset {args.dataset!r} under {args.root!r} has no test labels to evaluate against")
     result: dict[str, object] = {"dataset": args.dataset, "pyvad": __version__}
     if args.model is not None:
-        det = load(args.model, device=args.device)
+        det = load(args.model, device=args.device, trusted_classes=args.trust)
         result["model"] = str(args.model)
     else:
         det = _make_detector(args.method, args.preset, args.epochs, args.device)
@@ -351,6 +351,12 @@ def _add_fit_parser(sub) -> None:
     fit.set_defaults(func=_cmd_fit)
 
 
+def _add_trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust", action="append", default=[], metavar="MODULE:CLASS",
+                        help="allow the model file to instantiate this class from outside pyvad and its installed "
+                             "plugins (repeatable); only for model files you trust")
+
+
 def _add_score_parser(sub) -> None:
     score = sub.add_parser("score", help="score every frame of a video, folder, camera or stream with a saved model",
                            epilog=_SCORE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -361,6 +367,7 @@ def _add_score_parser(sub) -> None:
     score.add_argument("--json", help="JSON summary to write (default: the CSV path with .json)")
     score.add_argument("--overlay", help="also write an annotated video (.mp4, .avi) with heat map and score curve")
     score.add_argument("--device", help="override the model's device")
+    _add_trust_option(score)
     threshold = score.add_mutually_exclusive_group()
     threshold.add_argument("--threshold", type=float,
                            help="score above which a frame is abnormal (default: the model's contamination threshold)")
@@ -385,6 +392,7 @@ def _add_evaluate_parser(sub) -> None:
     evaluate.add_argument("--dataset", required=True, help="ped2, avenue, shanghaitech, ucsd_ped1, ubnormal, folder")
     evaluate.add_argument("--root", required=True, help="dataset folder")
     evaluate.add_argument("--model", help="saved model; without it, --method is fitted on the training split")
+    _add_trust_option(evaluate)
     _add_method_options(evaluate, required=False)
     evaluate.add_argument("--no-regions", action="store_true",
                           help="skip RBDC/TBDC even when the model has score_maps and the dataset has masks")

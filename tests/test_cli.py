@@ -153,7 +153,7 @@ def _flashing_video(n_frames=30, size=(24, 32), flash=12):
 def flash_model(monkeypatch):
     """`pyvad score/evaluate --model anything` loads a fitted FlashDetector."""
     det = FlashDetector().fit([_flashing_video(flash=None)])
-    monkeypatch.setattr("pyvad.base.load", lambda path, device=None: det)
+    monkeypatch.setattr("pyvad.base.load", lambda path, device=None, trusted_classes=(): det)
     return det
 
 

@@ -100,3 +100,18 @@ def test_foreign_class_needs_explicit_trust(tmp_path, monkeypatch):
 def test_bad_method_names_are_clear_errors(name, message):
     with pytest.raises(ValueError, match=message):
         get_method(name)
+
+
+def test_cli_scores_a_foreign_model_only_when_trusted(tmp_path, monkeypatch):
+    (tmp_path / "cli_detectors.py").write_text(PLUGIN_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cls = import_object("cli_detectors:BrightnessDetector")
+    model = cls().fit(_videos([1])).save(tmp_path / "m.pyvad")
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((6, 6, 3), 10 * i, np.uint8))
+    argv = ["score", str(frames), "--model", str(model), "--output", str(tmp_path / "s.csv")]
+    assert main(argv) == 2
+    assert main([*argv, "--trust", "cli_detectors:BrightnessDetector"]) == 0
+    assert (tmp_path / "s.csv").read_text().startswith("frame,time_s,score")
