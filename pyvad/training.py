@@ -230,7 +230,8 @@ def _freeze_frozen_norms(model: nn.Module) -> None:
     for module in model.modules():
         params = list(module.parameters(recurse=False))
         if params and not any(p.requires_grad for p in params):
-            module.eval()
+            # Only this module: Module.eval() would also switch its (possibly trained) children.
+            module.training = False
 
 
 # ----------------------------------------------------------------------------- RNG state

@@ -295,3 +295,16 @@ def test_the_cache_batches_through_a_dataloader_with_the_requested_taps() -> Non
     assert list(features) == ["b"] and features["b"].shape == (6, 4)
     with pytest.raises(ValueError, match="'c'"):
         cache_teacher_features(_TwoTaps(), data, taps=["c"], device="cpu")
+
+
+def test_frozen_parent_parameters_do_not_put_trained_children_in_eval_mode():
+    from pyvad.training import _freeze_frozen_norms
+
+    model = torch.nn.Module()
+    model.token = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
+    model.head = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    model.frozen_norm = torch.nn.BatchNorm1d(2).requires_grad_(False)
+    model.train()
+    _freeze_frozen_norms(model)
+    assert not model.training and not model.frozen_norm.training
+    assert model.head.training and model.head[1].training

@@ -479,4 +479,4 @@ def test_a_single_colour_frame_is_not_mistaken_for_a_grey_video():
     with pytest.raises(InvalidVideoError, match="looks like one"):
         Video(frame)
     assert len(Video(frame[np.newaxis])) == 1
-    assert Video(np.zeros((5, 8, 6), dtype=np.uint8)).frame_size == (8, 6)  # (T, H, W) grey video
+    assert Video(np.zeros((5, 8, 3), dtype=np.uint8)).frame_size == (8, 3)  # a tiny (T, H, W) grey video
