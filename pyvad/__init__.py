@@ -20,6 +20,10 @@ _LAZY_NAMES = {
     "BaseDetector": "pyvad.base",
     "load": "pyvad.base",
     "MotionBaselineDetector": "pyvad.methods",
+    "CAFEDetector": "pyvad.methods.cafe",
+    "PKGNetDetector": "pyvad.methods.pkgnet",
+    "MaskedAEDetector": "pyvad.methods.maskedae",
+    "EventSet": "pyvad.events",
     "ScoreFusion": "pyvad.fusion",
     "ScoreTable": "pyvad.fusion",
     "Video": "pyvad.video",
@@ -30,6 +34,10 @@ _LAZY_MODULES = ("datasets", "metrics", "synthetic", "video", "fusion", "foregro
 __all__ = [
     "__version__",
     "BaseDetector",
+    "CAFEDetector",
+    "EventSet",
+    "MaskedAEDetector",
+    "PKGNetDetector",
     "MotionBaselineDetector",
     "ScoreFusion",
     "ScoreTable",
@@ -48,6 +56,10 @@ __all__ = [
 if TYPE_CHECKING:
     from pyvad import datasets, foreground, fusion, methods, metrics, synthetic, video
     from pyvad.base import BaseDetector, load
+    from pyvad.events import EventSet
+    from pyvad.methods.cafe import CAFEDetector
+    from pyvad.methods.maskedae import MaskedAEDetector
+    from pyvad.methods.pkgnet import PKGNetDetector
     from pyvad.fusion import ScoreFusion, ScoreTable
     from pyvad.methods import MotionBaselineDetector
     from pyvad.video import Video, as_videos
