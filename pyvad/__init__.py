@@ -57,11 +57,11 @@ if TYPE_CHECKING:
     from pyvad import datasets, foreground, fusion, methods, metrics, synthetic, video
     from pyvad.base import BaseDetector, load
     from pyvad.events import EventSet
+    from pyvad.fusion import ScoreFusion, ScoreTable
+    from pyvad.methods import MotionBaselineDetector
     from pyvad.methods.cafe import CAFEDetector
     from pyvad.methods.maskedae import MaskedAEDetector
     from pyvad.methods.pkgnet import PKGNetDetector
-    from pyvad.fusion import ScoreFusion, ScoreTable
-    from pyvad.methods import MotionBaselineDetector
     from pyvad.video import Video, as_videos
 
 
