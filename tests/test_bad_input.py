@@ -627,9 +627,6 @@ def test_deep_method_scores_a_video_shorter_than_its_temporal_context(tiny_maske
     assert all(np.isfinite(s).all() for s in scores)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="MaskedAEDetector fitted on colour passes 1-channel frames to its network: raw torch "
-                          "RuntimeError 'expected input ... to have 3 channels' instead of InvalidVideoError")
 def test_deep_method_scoring_grey_footage_after_colour_training_is_refused_clearly(tiny_maskedae) -> None:
     with pytest.raises(InvalidVideoError, match=r"'video_0'.*channel"):
         tiny_maskedae.score_frames([_frames(4, channels=1)])

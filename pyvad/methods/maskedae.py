@@ -443,6 +443,13 @@ class MaskedAEDetector(BaseDetector):
                 f"MaskedAEDetector expects image_size={config['image_size']} and offsets={config['offsets']}; "
                 "use WholeFrames(image_size=..., offsets=...) with the same values"
             )
+        expected = self.net_kwargs_["in_channels"] // len(config["offsets"]) if not training else None
+        if expected is not None and len(events) and int(events.patches.shape[-1]) != expected:
+            raise InvalidVideoError(
+                f"MaskedAEDetector was fitted on {expected}-channel frames but videos "
+                f"{list(events.video_names)} have {int(events.patches.shape[-1])}-channel frames; "
+                "read them the same way as the training footage (e.g. Video(path, grayscale=...))"
+            )
         if training and config["motion_weights"] and getattr(events, "motion", None) is None:
             raise InvalidVideoError("motion_weights=True needs motion maps: use WholeFrames(motion='paper')")
         return events
