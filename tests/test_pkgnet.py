@@ -22,8 +22,8 @@ from pyvad.metrics import micro_auc
 from pyvad.nets.unet import UNetPredictor
 from pyvad.synthetic import make_train_test
 
-TINY = dict(teacher="resnet18", teacher_weights="random", width=8, epochs=2, batch_size=32, device="cpu",
-            random_state=0)
+TINY = {"teacher": "resnet18", "teacher_weights": "random", "width": 8, "epochs": 2, "batch_size": 32,
+        "device": "cpu", "random_state": 0}
 
 
 @pytest.fixture(scope="module")

@@ -40,10 +40,15 @@ from pyvad.foreground import MotionForeground
 from pyvad.fusion import ScoreFusion, ScoreTable
 from pyvad.nets.unet import UNetPredictor
 from pyvad.teachers import Teacher, default_taps
-from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
+from pyvad.training import (
+    Trainer,
+    cache_teacher_features,
+    resolve_device,
+    seed_everything,
+)
 from pyvad.video import as_videos
 
-__all__ = ["PKGNetDetector", "PRESETS", "OFFSETS"]
+__all__ = ["OFFSETS", "PRESETS", "PKGNetDetector"]
 
 #: Temporal offsets of an event cube: four previous crops (input) and the crop at t (target).
 OFFSETS = (-4, -3, -2, -1, 0)
