@@ -89,6 +89,7 @@ def main() -> None:
             "load_average_after": load_after,
             "history_last_epoch": det.training_history_[-1],
         }
+        print({k: result[k] for k in ("micro_auc", "macro_auc", "eer", "fit_seconds", "scoring_fps")}, flush=True)
         if not args.no_maps:
             maps = det.score_maps(table)
             result["rbdc"] = rbdc(test.masks, maps)
