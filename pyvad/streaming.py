@@ -53,8 +53,8 @@ from typing import Any, Literal, NamedTuple
 import cv2
 import numpy as np
 
-from pyvad.exceptions import InvalidVideoError, VideoReadError
-from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
+from pyvad.exceptions import VideoReadError
+from pyvad.smoothing import smooth_scores
 from pyvad.video import DEFAULT_FPS, Video
 
 __all__ = [

@@ -15,7 +15,6 @@ from pyvad.streaming import (
     AlertTracker,
     abnormal_intervals,
     resolve_threshold,
-    score_stream,
     smoothing_delay,
     temporal_context,
 )

@@ -41,7 +41,7 @@ from pyvad.base import BaseDetector
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground import MotionForeground
-from pyvad.fusion import ScoreFusion, ScoreTable
+from pyvad.fusion import EventScoreMaps, ScoreFusion, ScoreTable
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
@@ -50,7 +50,6 @@ from pyvad.video import as_videos
 __all__ = [
     "CAFEDetector",
     "CAFE_PRESETS",
-    "EventScoreMaps",
     "TEACHER_LAYER_GROUPS",
     "cafe_event_scores",
     "cafe_loss_terms",
@@ -289,61 +288,6 @@ class _CAFEObjective:
                 return batch, list(self.teacher(batch["centre"]).values())
         _, inputs, cached = batch
         return inputs, [cached[tap] for tap in self.teacher.taps]
-
-
-# ----------------------------------------------------------------------------- score maps
-
-
-class EventScoreMaps:
-    """Per-frame pixel maps of one video: every event's fused score painted into its box.
-
-    Sequence-like (``len``, integer indexing returns an ``(H, W)`` float32 map), built
-    lazily frame by frame so long videos never hold all maps in memory. Where boxes
-    overlap the maximum is kept; pixels outside every box get ``background``.
-
-    Parameters
-    ----------
-    n_frames : int
-        Number of frames.
-    frame_size : (int, int)
-        ``(H, W)``.
-    frame_indices : ndarray of shape (N,)
-        Frame of each event.
-    boxes : ndarray of shape (N, 4)
-        ``x1, y1, x2, y2`` pixel boxes.
-    scores : ndarray of shape (N,)
-        Fused event scores.
-    background : float
-        Value outside the boxes.
-    """
-
-    def __init__(
-        self, n_frames: int, frame_size: Sequence[int], frame_indices: np.ndarray, boxes: np.ndarray,
-        scores: np.ndarray, background: float,
-    ) -> None:
-        self.n_frames = int(n_frames)
-        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
-        order = np.argsort(frame_indices, kind="stable")
-        self._frames = np.asarray(frame_indices)[order]
-        self._boxes = np.asarray(boxes)[order]
-        self._scores = np.asarray(scores, dtype=np.float32)[order]
-        self.background = float(background)
-
-    def __len__(self) -> int:
-        return self.n_frames
-
-    def __getitem__(self, frame: int) -> np.ndarray:
-        if not -self.n_frames <= frame < self.n_frames:
-            raise IndexError(f"frame {frame} is outside the video's {self.n_frames} frames")
-        frame %= self.n_frames
-        height, width = self.frame_size
-        canvas = np.full((height, width), self.background, dtype=np.float32)
-        lo, hi = np.searchsorted(self._frames, [frame, frame + 1])
-        for (x1, y1, x2, y2), score in zip(self._boxes[lo:hi], self._scores[lo:hi]):
-            rows = slice(max(int(np.floor(y1)), 0), min(int(np.ceil(y2)), height))
-            cols = slice(max(int(np.floor(x1)), 0), min(int(np.ceil(x2)), width))
-            np.maximum(canvas[rows, cols], score, out=canvas[rows, cols])
-        return canvas
 
 
 # ----------------------------------------------------------------------------- detector
@@ -786,14 +730,4 @@ class CAFEDetector(BaseDetector):
             float32 maps); pixels outside every box hold the fusion's lowest training
             frame score. Usable with :func:`pyvad.metrics.rbdc` / ``tbdc``.
         """
-        table = X if isinstance(X, ScoreTable) else self.transform(X)
-        fusion = self.fusion_
-        matrix = np.column_stack([table[name] for name in fusion.components_]) if len(table) else np.empty((0, 1))
-        fused = ((matrix - fusion.mean_) / fusion.scale_) @ fusion.weights_ if len(table) else np.empty(0)
-        return [
-            EventScoreMaps(
-                n_frames, table.frame_sizes[video], table.frame_indices[table.video_ids == video],
-                table.boxes[table.video_ids == video], fused[table.video_ids == video], fusion.train_min_,
-            )
-            for video, n_frames in enumerate(table.n_frames)
-        ]
+        return self.fusion_.score_maps(X if isinstance(X, ScoreTable) else self.transform(X))
