@@ -110,6 +110,9 @@ class MotionBaselineDetector(BaseDetector):
     True
     """
 
+    #: Frames before/after t read to score t (frame differences), for streaming.
+    temporal_context = (1, 1)
+
     _parameter_constraints: dict = {
         **BaseDetector._parameter_constraints,
         "grid": [tuple, list],

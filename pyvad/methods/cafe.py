@@ -401,6 +401,10 @@ class CAFEDetector(BaseDetector):
     [(12,)]
     """
 
+    #: Frames before/after t read to score t, for streaming: the motion boxes use t-1..t+1
+    #: and the event cube crops t-1 and t+1.
+    temporal_context = (2, 2)
+
     _parameter_constraints: dict = {
         **BaseDetector._parameter_constraints,
         "preset": [StrOptions(set(CAFE_PRESETS))],

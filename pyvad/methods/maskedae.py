@@ -26,6 +26,7 @@ from a fixed seed for every frame; ``"none"`` feeds every token.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -457,6 +458,9 @@ class MaskedAEDetector(BaseDetector):
     # ------------------------------------------------------------------ fitting
     def _fit(self, X: Any, y: Any = None) -> None:
         self.config_ = self._resolve_config()
+        offsets, radius = self.config_["offsets"], math.ceil(4.0 * self.config_["filter_sigma_temporal"])
+        # Frames read to score t (for streaming): stacked neighbours plus the 3-D filter's reach.
+        self.temporal_context_ = (max(0, -min(offsets)) + radius, max(0, max(offsets)) + radius)
         self.extractor_ = clone(self.extractor) if self.extractor is not None else self._default_extractor()
         events = self._events(X, training=True)
         if len(events) == 0:

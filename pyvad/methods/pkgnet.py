@@ -333,6 +333,10 @@ class PKGNetDetector(BaseDetector):
     ['pred', 'kd_block1', 'kd_block2']
     """
 
+    #: Frames before/after t read to score t, for streaming: the cube holds t-4..t and the
+    #: motion boxes of frame t use t-1..t+1.
+    temporal_context = (5, 1)
+
     _parameter_constraints: dict = {
         **BaseDetector._parameter_constraints,
         "preset": [StrOptions(set(PRESETS))],
