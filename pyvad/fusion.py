@@ -521,6 +521,15 @@ class EventScoreMaps:
             np.maximum(canvas[rows, cols], score, out=canvas[rows, cols])
         return canvas
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_frames, H, W)``."""
+        return (self.n_frames, *self.frame_size)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = self.to_array()
+        return array if dtype is None else array.astype(dtype)
+
     def to_array(self) -> np.ndarray:
         """All maps as one ``(n_frames, H, W)`` float32 array."""
         return np.stack([self[t] for t in range(self.n_frames)]) if self.n_frames else np.zeros(

@@ -126,7 +126,7 @@ def test_score_maps_paint_object_scores_into_their_boxes(scene, fitted):
     maps = fitted.score_maps(test.videos[:1])
     video = test.videos[0]
     assert maps[0].shape == video.shape[:3]
-    assert maps[0].max() > fitted.fusion_.train_min_
+    assert maps[0].to_array().max() > fitted.fusion_.train_min_
 
 
 @pytest.mark.parametrize(

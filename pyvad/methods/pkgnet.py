@@ -37,7 +37,7 @@ from pyvad.base import BaseDetector
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground import MotionForeground
-from pyvad.fusion import ScoreFusion, ScoreTable
+from pyvad.fusion import EventScoreMaps, ScoreFusion, ScoreTable
 from pyvad.nets.unet import UNetPredictor
 from pyvad.teachers import Teacher, default_taps
 from pyvad.training import (
@@ -688,38 +688,22 @@ class PKGNetDetector(BaseDetector):
     def _score_frames(self, X: Any) -> list[np.ndarray]:
         return self.fusion_.score_frames(self.transform(X))
 
-    def score_maps(self, X: Any) -> list[np.ndarray]:
+    def score_maps(self, X: Any) -> list[EventScoreMaps]:
         """Pixel anomaly maps: every object's fused score painted into its box.
 
         Parameters
         ----------
-        X : sequence of videos or EventSet
-            What to score.
+        X : sequence of videos, EventSet or ScoreTable
+            What to score (a table from :meth:`transform` is used as it is).
 
         Returns
         -------
-        list of ndarray of shape (n_frames, H, W), float32
-            Per video; overlapping boxes keep the highest score, pixels outside every box
-            hold the lowest fused training-frame score (``fusion_.train_min_``).
+        list of EventScoreMaps
+            One lazy ``(n_frames, H, W)`` float32 map sequence per video; overlapping boxes
+            keep the highest score, pixels outside every box hold the lowest fused
+            training-frame score (``fusion_.train_min_``).
         """
-        table = self.transform(X)
-        rows = self._fused_rows(table)
-        maps = [np.full((n, h, w), self.fusion_.train_min_, np.float32)
-                for n, (h, w) in zip(table.n_frames, table.frame_sizes)]
-        windows = np.ceil(table.boxes).astype(np.int64).clip(min=0)
-        for row in np.argsort(rows):  # ascending, so the highest score is painted last
-            x1, y1, x2, y2 = windows[row]
-            view = maps[table.video_ids[row]][table.frame_indices[row], y1:y2, x1:x2]
-            np.maximum(view, rows[row], out=view)
-        return maps
-
-    def _fused_rows(self, table: ScoreTable) -> np.ndarray:
-        """Weighted sum of the z-scored components of every row, as fusion computes it."""
-        fusion = self.fusion_
-        matrix = np.column_stack([table[name] for name in fusion.components_]) if len(table) else np.zeros(
-            (0, len(fusion.components_))
-        )
-        return ((matrix - fusion.mean_) / fusion.scale_) @ fusion.weights_
+        return self.fusion_.score_maps(X if isinstance(X, ScoreTable) else self.transform(X))
 
 
 def _component_names(architecture: str, blocks: Sequence[int]) -> list[str]:
