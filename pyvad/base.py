@@ -9,7 +9,7 @@ scoring; the base turns them into ``score_samples``, ``decision_function``,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,14 @@ from sklearn.utils.validation import check_is_fitted
 from pyvad.exceptions import FrameSizeMismatchError, InvalidVideoError
 from pyvad.persistence import load_estimator, save_estimator
 
-__all__ = ["BaseDetector", "load", "check_frame_scores", "check_frame_labels", "check_same_frame_size"]
+__all__ = [
+    "BaseDetector",
+    "load",
+    "check_frame_scores",
+    "check_frame_labels",
+    "check_same_frame_size",
+    "resolve_preset",
+]
 
 AUTO_CONTAMINATION = 0.01
 
@@ -319,3 +326,34 @@ def check_same_frame_size(videos: Sequence[Any], expected: tuple[int, int] | Non
                 f"{origin} have {tuple(size)}; resize the footage or fit one detector per camera"
             )
     return tuple(size)
+
+
+def resolve_preset(estimator: Any, presets: Mapping[str, Mapping[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+    """A detector's preset with every parameter in ``names`` that is not None applied.
+
+    Detectors take their paper settings from ``presets[estimator.preset]``; a
+    parameter left at ``None`` means "the preset's value". The parameters are
+    read, never changed, so ``get_params``/``clone`` keep what the user passed.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Has a ``preset`` attribute and the attributes named in ``names``.
+    presets : mapping of str to mapping
+        Preset name → settings.
+    names : iterable of str
+        Parameters that override the preset's entry of the same name.
+
+    Returns
+    -------
+    dict
+        A new configuration dictionary.
+    """
+    if estimator.preset not in presets:
+        raise ValueError(f"unknown preset {estimator.preset!r}; choose one of {sorted(presets)}")
+    config = dict(presets[estimator.preset])
+    for name in names:
+        value = getattr(estimator, name, None)
+        if value is not None:
+            config[name] = value
+    return config

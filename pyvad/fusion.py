@@ -31,7 +31,7 @@ from pyvad.base import BaseDetector
 from pyvad.exceptions import InvalidVideoError
 from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
 
-__all__ = ["EventScoreMaps", "ScoreTable", "ScoreFusion"]
+__all__ = ["EventScoreMaps", "FusedDetectorMixin", "ScoreTable", "ScoreFusion"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -333,6 +333,32 @@ class ScoreTable:
         if missing or not wanted:
             raise ValueError(f"cannot select components {wanted}: the table has {self.components}.")
         return self._with_scores({name: self._scores[name] for name in wanted})
+
+    @classmethod
+    def from_events(cls, scores: Mapping[str, ArrayLike], events: Any) -> ScoreTable:
+        """An event-level table: one row per event of ``events``, with its bookkeeping.
+
+        Parameters
+        ----------
+        scores : mapping of str to array-like of shape (len(events),)
+            Raw score components, in event order.
+        events : EventSet
+            The scored events (``video_ids``, ``frame_indices``, ``boxes``,
+            ``n_frames``, ``video_names``, ``frame_sizes``).
+
+        Returns
+        -------
+        ScoreTable
+        """
+        return cls(
+            scores,
+            video_ids=events.video_ids,
+            frame_indices=events.frame_indices,
+            n_frames=[int(n) for n in events.n_frames],
+            boxes=events.boxes,
+            video_names=list(events.video_names),
+            frame_sizes=[(int(h), int(w)) for h, w in events.frame_sizes],
+        )
 
     @classmethod
     def from_frame_scores(
@@ -777,3 +803,35 @@ class ScoreFusion(BaseDetector):
         if self.normalize == "per_video_minmax":
             return [_per_video_minmax(video) for video in smoothed]
         return smoothed
+
+
+class FusedDetectorMixin:
+    """Scoring shared by detectors built as ``transform`` → :class:`ScoreFusion`.
+
+    The detector's ``transform(X)`` returns the raw score components (a
+    :class:`ScoreTable`) and its fitted ``fusion_`` turns them into frame scores
+    and, for event-level tables, pixel maps. Put it before the estimator base:
+    ``class MyDetector(FusedDetectorMixin, BaseDetector)``.
+    """
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        return self.fusion_.score_frames(self.transform(X))
+
+    def score_maps(self, X: Any) -> list[EventScoreMaps]:
+        """Pixel anomaly maps: every event's fused score painted into its box.
+
+        Parameters
+        ----------
+        X : sequence of videos, EventSet or ScoreTable
+            What to score; a table returned by ``transform`` is used as it is
+            (no second pass through the networks).
+
+        Returns
+        -------
+        list of EventScoreMaps
+            One lazy ``(n_frames, H, W)`` float32 map sequence per video; overlapping
+            boxes keep the highest score, pixels outside every box hold the lowest
+            fused training-frame score (``fusion_.train_min_``). Usable with
+            :func:`pyvad.metrics.rbdc` / ``tbdc`` and the overlays of :mod:`pyvad.viz`.
+        """
+        return self.fusion_.score_maps(X if isinstance(X, ScoreTable) else self.transform(X))

@@ -37,11 +37,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector
+from pyvad.base import BaseDetector, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground import MotionForeground
-from pyvad.fusion import EventScoreMaps, ScoreFusion, ScoreTable
+from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
@@ -293,7 +293,7 @@ class _CAFEObjective:
 # ----------------------------------------------------------------------------- detector
 
 
-class CAFEDetector(BaseDetector):
+class CAFEDetector(FusedDetectorMixin, BaseDetector):
     """CAFE: consistency-aware high-level feature distillation on object events.
 
     Every hyper-parameter left at ``None`` takes the value of ``preset`` (see
@@ -495,8 +495,7 @@ class CAFEDetector(BaseDetector):
 
     def _resolve_config(self) -> dict[str, Any]:
         """The preset with every non-None parameter applied, checked for consistency."""
-        config = dict(CAFE_PRESETS[self.preset])
-        config.update({key: getattr(self, key) for key in _OVERRIDABLE if getattr(self, key) is not None})
+        config = resolve_preset(self, CAFE_PRESETS, _OVERRIDABLE)
         config["low_level"] = tuple(config["low_level"])
         unknown = [name for name in config["low_level"] if name not in _LOW_LEVEL_CHANNELS]
         if unknown or len(set(config["low_level"])) != len(config["low_level"]):
@@ -576,7 +575,7 @@ class CAFEDetector(BaseDetector):
         self.network_ = self._build_network()
         events = self._training_subset(events)
         self._train(events)
-        table = self._score_table(events)
+        table = ScoreTable.from_events(self._event_scores(events), events)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion(self.config_)
         self.fusion_.fit(table)
         self.training_frame_scores_ = self.fusion_.training_frame_scores_
@@ -683,17 +682,6 @@ class CAFEDetector(BaseDetector):
         names = ("kd", "ca", "lo") if config["low_level"] else ("kd", "ca")
         return {name: np.concatenate(columns[name]) if columns else np.empty(0) for name in names}
 
-    def _score_table(self, events: EventSet) -> ScoreTable:
-        return ScoreTable(
-            self._event_scores(events),
-            video_ids=events.video_ids,
-            frame_indices=events.frame_indices,
-            n_frames=[int(n) for n in events.n_frames],
-            boxes=events.boxes,
-            video_names=events.video_names,
-            frame_sizes=[(int(h), int(w)) for h, w in events.frame_sizes],
-        )
-
     def transform(self, X: Any) -> ScoreTable:
         """Raw CAFE scores of every event.
 
@@ -709,29 +697,9 @@ class CAFEDetector(BaseDetector):
             (consistency, Eq. 10) and, with low-level branches, ``lo`` (Eq. 11).
         """
         check_is_fitted(self, "network_")
-        return self._score_table(self._events(X))
+        events = self._events(X)
+        return ScoreTable.from_events(self._event_scores(events), events)
 
     def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
         """Fit on ``X`` and return the raw scores of its events (see :meth:`transform`)."""
         return self.fit(X, y).transform(X)
-
-    def _score_frames(self, X: Any) -> list[np.ndarray]:
-        return self.fusion_.score_frames(self.transform(X))
-
-    def score_maps(self, X: Any) -> list[EventScoreMaps]:
-        """Pixel anomaly maps: each event's fused score painted into its box.
-
-        Parameters
-        ----------
-        X : sequence of videos, EventSet or ScoreTable
-            What to score; a table returned by :meth:`transform` is used as it is
-            (no second pass through the networks).
-
-        Returns
-        -------
-        list of EventScoreMaps
-            One lazy ``(n_frames, H, W)`` sequence per video (index it for ``(H, W)``
-            float32 maps); pixels outside every box hold the fusion's lowest training
-            frame score. Usable with :func:`pyvad.metrics.rbdc` / ``tbdc``.
-        """
-        return self.fusion_.score_maps(X if isinstance(X, ScoreTable) else self.transform(X))

@@ -40,11 +40,11 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector
+from pyvad.base import BaseDetector, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
-from pyvad.fusion import ScoreFusion, ScoreTable
+from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, resolve_device, set_trainable
@@ -144,7 +144,7 @@ def _unwrap(model: torch.nn.Module) -> CvTMaskedAutoEncoder:
     return getattr(model, "module", model)
 
 
-class MaskedAEDetector(BaseDetector):
+class MaskedAEDetector(FusedDetectorMixin, BaseDetector):
     """AED-MAE: self-distilled CvT masked auto-encoder on whole frames (Ristea et al., CVPR 2024).
 
     Every parameter left at None takes the value of ``preset`` (see :data:`PRESETS` and
@@ -375,11 +375,7 @@ class MaskedAEDetector(BaseDetector):
     # ------------------------------------------------------------------ configuration
     def _resolve_config(self) -> dict[str, Any]:
         """Preset values overridden by every parameter that is not None."""
-        config = dict(PRESETS[self.preset])
-        for name in config:
-            value = getattr(self, name, None)
-            if value is not None and name != "architecture":
-                config[name] = value
+        config = resolve_preset(self, PRESETS, [name for name in PRESETS[self.preset] if name != "architecture"])
         config["architecture"] = {**config["architecture"], **(self.architecture or {})}
         if self.epochs is not None:
             config["teacher_epochs"] = int(self.epochs)
@@ -665,9 +661,6 @@ class MaskedAEDetector(BaseDetector):
         events = X if isinstance(X, EventSet) else None
         self.fit(X, y)
         return self.transform(events if events is not None else X)
-
-    def _score_frames(self, X: Any) -> list[np.ndarray]:
-        return self.fusion_.score_frames(self.transform(X))
 
     def score_maps(self, X: Any) -> list[np.ndarray]:
         """Pixel anomaly maps (Eq. 6 after 3-D filtering), at the size of the input frames.

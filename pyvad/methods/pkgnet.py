@@ -33,11 +33,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector
+from pyvad.base import BaseDetector, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground import MotionForeground
-from pyvad.fusion import EventScoreMaps, ScoreFusion, ScoreTable
+from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.unet import UNetPredictor
 from pyvad.teachers import Teacher, default_taps
 from pyvad.training import (
@@ -218,7 +218,7 @@ class _PKGNetLoss:
 # ----------------------------------------------------------------------------- estimator
 
 
-class PKGNetDetector(BaseDetector):
+class PKGNetDetector(FusedDetectorMixin, BaseDetector):
     """Prior Knowledge Guided Network: future-object prediction distilled from a teacher.
 
     Every parameter left at ``None`` takes the value of ``preset`` (see :data:`PRESETS`);
@@ -432,8 +432,7 @@ class PKGNetDetector(BaseDetector):
     # -- configuration ---------------------------------------------------------------
     def _resolve_config(self) -> dict[str, Any]:
         """Preset values overridden by every parameter that is not None, checked."""
-        config = {key: value for key, value in PRESETS[self.preset].items()}
-        config.update({key: getattr(self, key) for key in _OVERRIDABLE if getattr(self, key) is not None})
+        config = resolve_preset(self, PRESETS, _OVERRIDABLE)
         config["architecture"] = self.architecture
         config["kd_blocks"] = _check_blocks(config["kd_blocks"])
         config["loss_weights"] = _check_loss_weights(config["loss_weights"], self.architecture)
@@ -643,11 +642,7 @@ class PKGNetDetector(BaseDetector):
                 f"PKGNetDetector was fitted on cubes of {self.n_context_ + 1} frames but got offsets {events.offsets}"
             )
         components = self._raw_scores(events)
-        return ScoreTable(
-            components, video_ids=events.video_ids, frame_indices=events.frame_indices,
-            n_frames=events.n_frames.tolist(), boxes=events.boxes, video_names=events.video_names,
-            frame_sizes=[tuple(s) for s in events.frame_sizes.tolist()],
-        )
+        return ScoreTable.from_events(components, events)
 
     def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
         """Fit on ``X`` and return its raw scores (the middle step of a pipeline).
@@ -684,26 +679,6 @@ class PKGNetDetector(BaseDetector):
                 for level, tap, block in zip(self._student_taps(), self.teacher_taps_, self.config_["kd_blocks"]):
                     parts[f"kd_block{block}"].append(inconsistency(features[level], taught[tap]).cpu().numpy())
         return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
-
-    def _score_frames(self, X: Any) -> list[np.ndarray]:
-        return self.fusion_.score_frames(self.transform(X))
-
-    def score_maps(self, X: Any) -> list[EventScoreMaps]:
-        """Pixel anomaly maps: every object's fused score painted into its box.
-
-        Parameters
-        ----------
-        X : sequence of videos, EventSet or ScoreTable
-            What to score (a table from :meth:`transform` is used as it is).
-
-        Returns
-        -------
-        list of EventScoreMaps
-            One lazy ``(n_frames, H, W)`` float32 map sequence per video; overlapping boxes
-            keep the highest score, pixels outside every box hold the lowest fused
-            training-frame score (``fusion_.train_min_``).
-        """
-        return self.fusion_.score_maps(X if isinstance(X, ScoreTable) else self.transform(X))
 
 
 def _component_names(architecture: str, blocks: Sequence[int]) -> list[str]:
