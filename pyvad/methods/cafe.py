@@ -565,6 +565,7 @@ class CAFEDetector(FusedDetectorMixin, BaseDetector):
 
     def _fit(self, X: Any, y: Any = None) -> None:
         self.config_ = self._resolve_config()
+        resolve_device(self.device)  # an invalid device fails now, not after extraction
         if self.random_state is not None:
             seed_everything(self.random_state)
         events = self._training_events(X)

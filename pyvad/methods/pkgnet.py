@@ -551,6 +551,7 @@ class PKGNetDetector(FusedDetectorMixin, BaseDetector):
     # -- fitting --------------------------------------------------------------------
     def _fit(self, X: Any, y: Any = None) -> None:
         self.config_ = self._resolve_config()
+        resolve_device(self.device)  # an invalid device fails now, not after extraction
         events = self._events(X)
         if len(events) == 0:
             raise InvalidVideoError(
