@@ -17,7 +17,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from pyvad.datasets import load_dataset
 from pyvad.methods import MotionBaselineDetector
-from pyvad.metrics import average_precision, eer, macro_auc, micro_auc
+from pyvad.metrics import evaluate
 
 
 def main() -> None:
@@ -41,10 +41,7 @@ def main() -> None:
             "params": {k: repr(v) for k, v in det.get_params(deep=False).items()},
             "train_frames": train.n_frames,
             "test_frames": test.n_frames,
-            "micro_auc": micro_auc(test.frame_labels, scores),
-            "macro_auc": macro_auc(test.frame_labels, scores),
-            "eer": eer(test.frame_labels, scores),
-            "average_precision": average_precision(test.frame_labels, scores),
+            **evaluate(test.frame_labels, scores),
             "fit_seconds": fit_s,
             "scoring_fps": test.n_frames / score_s,
             "peak_rss_mb": peak_rss_mb(),

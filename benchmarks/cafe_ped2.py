@@ -24,7 +24,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from pyvad.datasets import load_dataset
 from pyvad.foreground import PrecomputedBoxes
 from pyvad.methods.cafe import CAFE_PRESETS, CAFEDetector
-from pyvad.metrics import eer, macro_auc, micro_auc, rbdc, tbdc
+from pyvad.metrics import evaluate
 
 
 def _vec_events(root: Path, split: str, videos: list) -> object:
@@ -79,9 +79,7 @@ def main() -> None:
             "config": {k: repr(v) for k, v in det.config_.items()},
             "train_events": det.n_train_events_,
             "test_events": len(table),
-            "micro_auc": micro_auc(test.frame_labels, scores),
-            "macro_auc": macro_auc(test.frame_labels, scores),
-            "eer": eer(test.frame_labels, scores),
+            **evaluate(test.frame_labels, scores),
             "fit_seconds": fit_s,
             "scoring_fps": test.n_frames / score_s,
             "peak_rss_mb": peak_rss_mb(),
@@ -91,9 +89,9 @@ def main() -> None:
         }
         print({k: result[k] for k in ("micro_auc", "macro_auc", "eer", "fit_seconds", "scoring_fps")}, flush=True)
         if not args.no_maps:
-            maps = det.score_maps(table)
-            result["rbdc"] = rbdc(test.masks, maps)
-            result["tbdc"] = tbdc(test.masks, maps)
+            # one threshold sweep over the maps gives both region and track criteria
+            regions = evaluate(test.frame_labels, scores, masks_true=test.masks, maps_pred=det.score_maps(table))
+            result.update({key: regions[key] for key in ("rbdc", "tbdc")})
     for key in ("micro_auc", "macro_auc", "eer", "rbdc", "tbdc", "fit_seconds", "scoring_fps", "peak_rss_mb"):
         if key in result:
             print(f"{key:18s} {result[key]:.4f}")

@@ -19,7 +19,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from pyvad.datasets import load_dataset
 from pyvad.methods.maskedae import MaskedAEDetector
-from pyvad.metrics import average_precision, eer, macro_auc, micro_auc
+from pyvad.metrics import evaluate, macro_auc, micro_auc
 
 
 def main() -> None:
@@ -61,10 +61,7 @@ def main() -> None:
             "config": {k: repr(v) for k, v in det.config_.items()},
             "train_frames": train.n_frames,
             "test_frames": test.n_frames,
-            "micro_auc": micro_auc(test.frame_labels, scores),
-            "macro_auc": macro_auc(test.frame_labels, scores),
-            "eer": eer(test.frame_labels, scores),
-            "average_precision": average_precision(test.frame_labels, scores),
+            **evaluate(test.frame_labels, scores),
             "components_unsmoothed": per_component,
             "fit_seconds": fit_s,
             "scoring_fps": test.n_frames / score_s,

@@ -30,7 +30,7 @@ from pyvad.datasets import load_dataset
 from pyvad.foreground import MotionForeground, PrecomputedBoxes
 from pyvad.fusion import ScoreFusion
 from pyvad.methods.pkgnet import OFFSETS, PKGNetDetector
-from pyvad.metrics import average_precision, eer, macro_auc, micro_auc
+from pyvad.metrics import evaluate, micro_auc
 
 
 def extractor(kind: str, root: str, split: str):
@@ -75,8 +75,8 @@ def main() -> None:
     overrides = {"width": args.width}
     if args.max_train_events is not None:  # 0 means every training object
         overrides["max_train_events"] = args.max_train_events or 10**9
-    det = PKGNetDetector(args.preset, architecture=args.architecture, epochs=args.epochs, **overrides, teacher=args.teacher, teacher_weights=args.teacher_weights,
-                         device=args.device, random_state=args.seed, verbose=1)
+    det = PKGNetDetector(args.preset, architecture=args.architecture, epochs=args.epochs, **overrides, teacher=args.teacher,
+                         teacher_weights=args.teacher_weights, device=args.device, random_state=args.seed, verbose=1)
     start, cpu = time.perf_counter(), time.process_time()
     train_events = extractor(args.boxes, args.root, "training").fit(train.videos).transform(train.videos)
     det.fit(train_events)
@@ -97,10 +97,7 @@ def main() -> None:
             "test_objects": len(test_events),
             "train_frames": train.n_frames,
             "test_frames": test.n_frames,
-            "micro_auc": micro_auc(test.frame_labels, scores),
-            "macro_auc": macro_auc(test.frame_labels, scores),
-            "eer": eer(test.frame_labels, scores),
-            "average_precision": average_precision(test.frame_labels, scores),
+            **evaluate(test.frame_labels, scores),
             "fit_seconds": fit_s,
             "scoring_fps": test.n_frames / score_s,
             "fit_cpu_seconds": fit_cpu,

@@ -33,20 +33,15 @@ def _print_table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> Non
 def _frame_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> dict[str, float]:
     from sklearn.exceptions import UndefinedMetricWarning
 
-    from pyvad.metrics import average_precision, eer, macro_auc, micro_auc
+    from pyvad.metrics import evaluate
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UndefinedMetricWarning)
-        macro = macro_auc(labels, scores)
+        metrics = evaluate(labels, scores)
     skipped = sum(issubclass(w.category, UndefinedMetricWarning) for w in caught)
     if skipped:
         print(f"note: {skipped} of {len(labels)} videos have a single class (no AUC); macro AUC averages the others")
-    return {
-        "micro_auc": micro_auc(labels, scores),
-        "macro_auc": macro,
-        "eer": eer(labels, scores),
-        "average_precision": average_precision(labels, scores),
-    }
+    return metrics
 
 
 def _make_detector(method: str, preset: str | None, epochs: int | None, device: str | None):

@@ -748,7 +748,7 @@ class ScoreFusion(BaseDetector):
         check_is_fitted(self)
         table = self._check_table(table, "fuse_rows")
         self._check_components(table)
-        return ((self._matrix(table) - self.mean_) / self.scale_) @ self.weights_
+        return self._fused(table)
 
     def score_maps(self, table: ScoreTable) -> list[EventScoreMaps]:
         """Pixel anomaly maps: every event's fused score painted into its box.
@@ -782,9 +782,13 @@ class ScoreFusion(BaseDetector):
                 f"the ScoreTable lacks components {missing} that ScoreFusion was fitted on; it has {table.components}."
             )
 
+    def _fused(self, table: ScoreTable) -> np.ndarray:
+        """Weighted sum of the training-normalised components of every row (table already checked)."""
+        return ((self._matrix(table) - self.mean_) / self.scale_) @ self.weights_
+
     def _aggregate(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
         """Fused row scores aggregated per frame of all videos, and which frames had rows."""
-        row_scores = ((self._matrix(table) - self.mean_) / self.scale_) @ self.weights_
+        row_scores = self._fused(table)
         positions = table.frame_positions()
         n_total = sum(table.n_frames)
         frames = _AGGREGATIONS[self.aggregation](row_scores, positions, n_total, self.top_k)
@@ -813,6 +817,22 @@ class FusedDetectorMixin:
     and, for event-level tables, pixel maps. Put it before the estimator base:
     ``class MyDetector(FusedDetectorMixin, BaseDetector)``.
     """
+
+    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
+        """Fit on ``X`` and return its raw score table (the middle step of a pipeline).
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            Training data.
+        y : ignored
+
+        Returns
+        -------
+        ScoreTable
+            ``transform(X)`` of the fitted detector.
+        """
+        return self.fit(X, y).transform(X)
 
     def _score_frames(self, X: Any) -> list[np.ndarray]:
         return self.fusion_.score_frames(self.transform(X))

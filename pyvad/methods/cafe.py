@@ -700,7 +700,3 @@ class CAFEDetector(FusedDetectorMixin, BaseDetector):
         check_is_fitted(self, "network_")
         events = self._events(X)
         return ScoreTable.from_events(self._event_scores(events), events)
-
-    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
-        """Fit on ``X`` and return the raw scores of its events (see :meth:`transform`)."""
-        return self.fit(X, y).transform(X)

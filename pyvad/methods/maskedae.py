@@ -646,22 +646,6 @@ class MaskedAEDetector(FusedDetectorMixin, BaseDetector):
             frame_sizes=[tuple(s) for s in events.frame_sizes],
         )
 
-    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
-        """Fit, then return the training :class:`~pyvad.fusion.ScoreTable`.
-
-        Parameters
-        ----------
-        X : sequence of videos or FrameEvents
-        y : ignored
-
-        Returns
-        -------
-        ScoreTable
-        """
-        events = X if isinstance(X, EventSet) else None
-        self.fit(X, y)
-        return self.transform(events if events is not None else X)
-
     def score_maps(self, X: Any) -> list[np.ndarray]:
         """Pixel anomaly maps (Eq. 6 after 3-D filtering), at the size of the input frames.
 
