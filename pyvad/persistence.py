@@ -19,7 +19,6 @@ foreign file cannot make :func:`load` import arbitrary modules.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -164,7 +163,7 @@ def _default_state(estimator: Any) -> dict[str, Any]:
 def _resolve_class(path: str, trusted: Mapping[str, type]) -> type:
     if path in trusted:
         return trusted[path]
-    module_name, _, qualname = path.partition(":")
+    module_name = path.partition(":")[0]
     in_pyvad = module_name == "pyvad" or module_name.startswith("pyvad.")
     if not in_pyvad and path not in plugin_methods().values():
         raise ModelFileError(
@@ -173,14 +172,11 @@ def _resolve_class(path: str, trusted: Mapping[str, type]) -> type:
             "load(..., trusted_classes=[TheClass]) or its name as 'module:Class'"
         )
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+        return import_object(path)
+    except ValueError as exc:
         raise ModelFileError(
             f"model file asks for class {path!r}, which this pyvad ({__version__}) does not have"
         ) from exc
-    return obj
 
 
 def decode_estimator(blob: Mapping[str, Any], decoder: _Decoder) -> Any:
