@@ -52,6 +52,9 @@ is train, every ``abnormal_*`` video is test. No pixel masks are loaded.
 
 Pixel masks are returned as stored (0/255 for image masks, 0/1 for ``.npy`` masks): test
 them with ``mask > 0``.
+
+Precomputed object boxes in the layout the VEC authors released (``boxes_vec/training.npz``,
+``boxes_vec/testing.npz`` under ``root``) are read by :func:`load_vec_boxes`.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ import scipy.io
 from pyvad.exceptions import DatasetNotFoundError, InvalidVideoError
 from pyvad.video import Video
 
-__all__ = ["DATASET_NAMES", "VideoDataset", "load_dataset", "read_interval_labels"]
+__all__ = ["DATASET_NAMES", "VideoDataset", "load_dataset", "load_vec_boxes", "read_interval_labels"]
 
 _UCSD_PAGE = "http://www.svcl.ucsd.edu/projects/anomaly/dataset.htm"
 _AVENUE_PAGE = "http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html"
@@ -823,3 +826,57 @@ def load_dataset(
     if not path.is_dir():
         raise _missing(key, "the dataset folder", path)
     return _LOADERS[key](path, **kwargs)
+
+
+_VEC_SPLITS = (("train", "training"), ("test", "testing"))
+
+
+def load_vec_boxes(name: str, root: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Object boxes of both splits from ``root/boxes_vec/{training,testing}.npz``.
+
+    The VEC authors (Yu et al., "Cloze Test Helps", ACM MM 2020) released per-frame object
+    boxes for the benchmarks in this layout. The two files are merged into one table whose
+    clip names are the names :func:`load_dataset` gives the videos (``ped2/train/01``,
+    ``ped2/test/01`` ...), so a single :class:`~pyvad.foreground.PrecomputedBoxes` serves
+    training and test videos alike (fit on one split, score the other).
+
+    Parameters
+    ----------
+    name : str
+        Dataset name used in the video names, as passed to :func:`load_dataset`.
+    root : str or os.PathLike
+        Dataset folder holding ``boxes_vec/``.
+
+    Returns
+    -------
+    dict
+        ``boxes`` (N, 4) float32 ``x1, y1, x2, y2``; ``video`` (N,) and ``frame`` (N,) int64;
+        ``clips`` (tuple of names): what ``PrecomputedBoxes(boxes=...)`` takes.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If a box file is missing.
+
+    Examples
+    --------
+    >>> from pyvad.foreground import PrecomputedBoxes
+    >>> boxes = load_vec_boxes("ped2", "path/to/ped2")  # doctest: +SKIP
+    >>> extractor = PrecomputedBoxes(boxes, match="name", offsets=(-1, 0, 1))  # doctest: +SKIP
+    """
+    from pyvad.foreground.precomputed import load_box_table
+
+    key = str(name).lower()
+    parts: dict[str, list[np.ndarray]] = {"boxes": [], "video": [], "frame": []}
+    clips: list[str] = []
+    for split, stem in _VEC_SPLITS:
+        path = Path(root) / "boxes_vec" / f"{stem}.npz"
+        if not path.is_file():
+            raise _missing(key, f"the VEC box file of the {split} split", path)
+        table = load_box_table(path)
+        names = table.clips or tuple(f"{i + 1:02d}" for i in range(table.n_clips))
+        parts["boxes"].append(table.boxes)
+        parts["video"].append(table.video + len(clips))
+        parts["frame"].append(table.frame)
+        clips.extend(f"{key}/{split}/{clip}" for clip in names)
+    return {**{field: np.concatenate(values) for field, values in parts.items()}, "clips": tuple(clips)}

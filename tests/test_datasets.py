@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from pyvad.datasets import DATASET_NAMES, VideoDataset, load_dataset
+from pyvad.datasets import DATASET_NAMES, VideoDataset, load_dataset, load_vec_boxes
 from pyvad.exceptions import DatasetNotFoundError, InvalidVideoError
 from pyvad.video import Video
 
@@ -437,3 +437,40 @@ def test_real_ped2_matches_the_published_counts() -> None:
         first, last = np.asarray(clip).ravel()
         assert np.flatnonzero(labels).tolist() == list(range(first - 1, last))
     assert [len(mask) for mask in test.masks] == [len(video) for video in test.videos]
+
+
+# ------------------------------------------------------------------- VEC boxes
+
+
+def write_vec_boxes(root: Path) -> None:
+    """boxes_vec/{training,testing}.npz: one box per frame, its x1 = 4 * split + clip index."""
+    (root / "boxes_vec").mkdir()
+    for split_code, (stem, lengths) in enumerate((("training", (3, 4)), ("testing", (5, 6)))):
+        video = np.concatenate([np.full(n, clip) for clip, n in enumerate(lengths)])
+        frame = np.concatenate([np.arange(n) for n in lengths])
+        x1 = 4.0 * split_code + video
+        boxes = np.stack([x1, np.zeros_like(x1), x1 + 2, np.full_like(x1, 2)], axis=1).astype(np.float32)
+        np.savez(root / "boxes_vec" / f"{stem}.npz", boxes=boxes, video=video, frame=frame, clips=np.array(["01", "02"]))
+
+
+def test_vec_boxes_of_both_splits_are_named_like_the_videos(ped2_root: Path) -> None:
+    from pyvad.foreground import PrecomputedBoxes
+
+    write_vec_boxes(ped2_root)
+    boxes = load_vec_boxes("ped2", ped2_root)
+    assert boxes["clips"] == ("ped2/train/01", "ped2/train/02", "ped2/test/01", "ped2/test/02")
+    assert len(boxes["boxes"]) == 3 + 4 + 5 + 6
+    train, test = load_dataset("ped2", ped2_root)
+    extractor = PrecomputedBoxes(boxes, match="name", patch_size=2).fit(train.videos)
+    # Clips "01"/"02" exist in both splits: the full video name picks the right split.
+    for dataset, split_code in ((train, 0), (test, 1)):
+        events = extractor.transform(dataset.videos)
+        assert np.array_equal(events.boxes[:, 0], 4 * split_code + events.video_ids)
+        assert len(events) == dataset.n_frames
+
+
+def test_vec_boxes_missing_file_names_the_path(ped2_root: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="testing.npz"):
+        write_vec_boxes(ped2_root)
+        (ped2_root / "boxes_vec" / "testing.npz").unlink()
+        load_vec_boxes("ped2", ped2_root)

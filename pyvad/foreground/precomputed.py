@@ -133,8 +133,12 @@ def load_box_table(boxes: Any) -> BoxTable:
     raise TypeError(f"PrecomputedBoxes: boxes must be a path, a mapping, a DataFrame or per-video lists, got {type(boxes).__name__}")
 
 
-def _short_name(name: str) -> str:
-    return Path(name).name
+def _clip_name(video_name: str, clips: Sequence[str]) -> str | None:
+    """The clip of a video: its full name (``ped2/test/01``) or else its last path part (``01``)."""
+    for candidate in (video_name, Path(video_name).name):
+        if candidate in clips:
+            return candidate
+    return None
 
 
 def _check_boxes_fit(video: Video, frames: np.ndarray, boxes: np.ndarray) -> None:
@@ -164,11 +168,11 @@ class _PrecomputedSource(BoxSource):
     match: str
 
     def _by_name(self, videos: Sequence[Video]) -> bool:
-        names = set(self.table.clips or ())
-        found = [_short_name(v.name) in names for v in videos]
+        clips = self.table.clips or ()
+        found = [_clip_name(v.name, clips) is not None for v in videos]
         if self.match == "name" and not all(found):
             missing = [v.name for v, ok in zip(videos, found) if not ok]
-            raise InvalidVideoError(f"PrecomputedBoxes: no boxes for the videos {missing} (known clips: {sorted(names)})")
+            raise InvalidVideoError(f"PrecomputedBoxes: no boxes for the videos {missing} (known clips: {sorted(clips)})")
         return self.match == "name" or (self.match == "auto" and bool(found) and all(found))
 
     def check_videos(self, videos: Sequence[Video]) -> None:
@@ -179,9 +183,8 @@ class _PrecomputedSource(BoxSource):
             )
 
     def _clip_index(self, video: Video, index: int) -> int:
-        if self.match != "order" and self.table.clips and _short_name(video.name) in self.table.clips:
-            return self.table.clips.index(_short_name(video.name))
-        return index
+        clip = _clip_name(video.name, self.table.clips or ()) if self.match != "order" else None
+        return self.table.clips.index(clip) if clip is not None else index
 
     def for_video(self, video: Video, index: int) -> ChunkBoxes:
         frames, boxes = self.table.clip_rows(self._clip_index(video, index))
@@ -214,8 +217,8 @@ class PrecomputedBoxes(BaseForeground):
         the default ``None`` exists only so the estimator can be constructed
         without arguments (scikit-learn convention) and is rejected at ``fit``.
     match : {"auto", "name", "order"}, default "auto"
-        How videos find their boxes: ``"name"`` -- the video name (or its last
-        path part) equals a clip name; ``"order"`` -- the i-th video gets clip
+        How videos find their boxes: ``"name"`` -- the video name (or else its
+        last path part) equals a clip name; ``"order"`` -- the i-th video gets clip
         i (then the numbers of videos and clips must agree); ``"auto"`` -- by
         name when every video name is a known clip, else by order.
     patch_size, offsets, with_flow, flow, n_jobs, chunk_size, cache_dir
