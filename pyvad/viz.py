@@ -57,8 +57,14 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+def _unit_range(curve: np.ndarray) -> np.ndarray:
+    """``curve`` rescaled to [0, 1] (constant curves become 0)."""
+    span = curve.max() - curve.min() if curve.size else 0.0
+    return (curve - curve.min()) / span if span > 0 else np.zeros_like(curve)
+
+
 def plot_score_curves(
-    scores: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray] | Mapping[str, Sequence[np.ndarray]],
     path: str | os.PathLike,
     *,
     labels: Sequence[np.ndarray] | None = None,
@@ -66,12 +72,14 @@ def plot_score_curves(
     threshold: float | None = None,
     title: str | None = None,
 ) -> Path:
-    """Draw one score curve per video, ground-truth abnormal frames shaded.
+    """Draw the score curve(s) of every video, ground-truth abnormal frames shaded.
 
     Parameters
     ----------
-    scores : sequence of ndarray
-        Per-frame scores per video, higher = more abnormal.
+    scores : sequence of ndarray, or mapping of str to sequence of ndarray
+        Per-frame scores per video, higher = more abnormal; or several detectors' scores
+        by name, drawn as one line each. Detectors' scores live on different scales, so
+        with a mapping every curve is rescaled to [0, 1] within its video (display only).
     path : str or path-like
         Output image (``.png``, ``.pdf``, ``.svg``).
     labels : sequence of ndarray, optional
@@ -79,22 +87,38 @@ def plot_score_curves(
     names : sequence of str, optional
         Subplot titles.
     threshold : float, optional
-        Score threshold drawn as a dashed line.
+        Score threshold drawn as a dashed line (single detector only).
     title : str, optional
         Figure title.
 
     Returns
     -------
     path : pathlib.Path
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "curves.png"
+    >>> curves = {"a": [np.array([0.1, 0.9, 0.2])], "b": [np.array([3.0, 5.0, 4.0])]}
+    >>> plot_score_curves(curves, out, labels=[np.array([0, 1, 0])]).exists()
+    True
     """
-    plt = _pyplot()
-    n = len(scores)
+    several = isinstance(scores, Mapping)
+    curves = {name: list(per_video) for name, per_video in scores.items()} if several else {"score": list(scores)}
+    n = len(next(iter(curves.values()), []))
     if n == 0:
         raise ValueError("plot_score_curves needs at least one video's scores")
+    if any(len(per_video) != n for per_video in curves.values()):
+        raise ValueError(f"plot_score_curves: every detector needs scores for the same {n} videos, "
+                         f"got {[len(v) for v in curves.values()]}")
+    if several and threshold is not None:
+        raise ValueError("plot_score_curves: a threshold applies to a single detector's scores, not to a mapping")
+    plt = _pyplot()
     fig, axes = plt.subplots(n, 1, figsize=(8, 1.8 * n + 0.6), squeeze=False)
     for i, ax in enumerate(axes[:, 0]):
-        curve = np.asarray(scores[i], dtype=float)
-        ax.plot(np.arange(len(curve)), curve, color="tab:blue", lw=1.2, label="score")
+        for name, per_video in curves.items():
+            curve = np.asarray(per_video[i], dtype=float)
+            ax.plot(np.arange(len(curve)), _unit_range(curve) if several else curve, lw=1.2, label=name)
         if labels is not None:
             for k, (start, end) in enumerate(abnormal_intervals(labels[i])):
                 ax.axvspan(start - 0.5, end + 0.5, color="tab:red", alpha=0.2, lw=0,
@@ -103,7 +127,7 @@ def plot_score_curves(
             ax.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
         ax.set_title(names[i] if names is not None else f"video {i}", fontsize=9, loc="left")
         ax.set_xlim(0, max(len(curve) - 1, 1))
-    axes[-1, 0].set_xlabel("frame")
+    axes[-1, 0].set_xlabel("frame" if not several else "frame (each curve rescaled to [0, 1] per video)")
     axes[0, 0].legend(loc="upper right", fontsize=7)
     if title:
         fig.suptitle(title)

@@ -25,6 +25,26 @@ def test_score_curves_are_written_with_ground_truth_and_threshold(tmp_path):
     assert path.read_bytes()[:8] == PNG
 
 
+def test_score_curves_of_several_detectors_share_each_video_panel(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    drawn = []
+    original = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda ax, x, y, **kw: drawn.append(np.asarray(y)) or original(ax, x, y, **kw))
+    scores = {"a": [np.array([1.0, 3.0, 2.0]), np.array([5.0, 5.0])], "b": [np.array([-4.0, 0.0, 4.0]), np.array([0.0, 2.0])]}
+    path = plot_score_curves(scores, tmp_path / "several.png", labels=[np.array([0, 1, 0]), np.zeros(2)])
+    assert path.read_bytes()[:8] == PNG
+    # one line per detector and video, each rescaled to [0, 1] (a constant curve becomes 0)
+    assert [c.tolist() for c in drawn] == [[0.0, 1.0, 0.5], [0.0, 0.5, 1.0], [0.0, 0.0], [0.0, 1.0]]
+
+
+def test_score_curves_of_several_detectors_need_the_same_videos(tmp_path):
+    with pytest.raises(ValueError, match="same 2 videos"):
+        plot_score_curves({"a": [np.zeros(3), np.zeros(3)], "b": [np.zeros(3)]}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="threshold"):
+        plot_score_curves({"a": [np.zeros(3)]}, tmp_path / "x.png", threshold=0.5)
+
+
 def test_roc_curves_of_several_detectors_go_into_one_figure(tmp_path):
     labels = [np.array([0, 0, 1, 1]), np.array([0, 1, 0])]
     scores = {"good": [np.array([0.1, 0.2, 0.8, 0.9]), np.array([0.1, 0.9, 0.2])],
