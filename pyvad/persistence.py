@@ -42,7 +42,7 @@ FORMAT_VERSION = 1
 _LENGTH = struct.Struct("<Q")
 _MAX_HEADER_BYTES = 256 * 1024 * 1024
 
-__all__ = ["FORMAT_VERSION", "save_estimator", "load_estimator"]
+__all__ = ["FORMAT_VERSION", "save_estimator", "load_estimator", "write_atomically", "estimator_to_json", "estimator_from_json"]
 
 
 class _Encoder:
@@ -254,14 +254,33 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
         "body_bytes": len(body),
     }
     header_bytes = json.dumps(header, allow_nan=True).encode("utf-8")
+    return write_atomically(path, [MAGIC, _LENGTH.pack(len(header_bytes)), header_bytes, body])
+
+
+def write_atomically(path: str | os.PathLike, chunks: Iterable[bytes]) -> Path:
+    """Write ``chunks`` to ``path`` through a temporary file in the same folder, then rename.
+
+    A failure at any point leaves an existing file at ``path`` untouched and no
+    temporary file behind.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; missing parent folders are created.
+    chunks : iterable of bytes
+        The file's content, in order.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC)
-            handle.write(_LENGTH.pack(len(header_bytes)))
-            handle.write(header_bytes)
-            handle.write(body)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -269,6 +288,33 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def estimator_to_json(estimator: Any) -> dict | None:
+    """Class and parameters of an unfitted estimator as plain JSON, or None if it holds arrays or tensors.
+
+    Parameters
+    ----------
+    estimator : estimator
+        For example an extractor; only its parameters are kept (fit it again after
+        :func:`estimator_from_json`).
+
+    Returns
+    -------
+    dict or None
+        ``{"class": "module:Class", "params": {...}}`` (nested estimators included), or
+        None when a parameter is an array or tensor that JSON cannot hold.
+    """
+    from sklearn.base import clone
+
+    encoder = _Encoder()
+    blob = encode_estimator(clone(estimator), encoder)
+    return None if encoder.tensors else blob
+
+
+def estimator_from_json(blob: Mapping[str, Any]) -> Any:
+    """Rebuild an estimator written by :func:`estimator_to_json` (pyvad or plugin classes only)."""
+    return decode_estimator(blob, _Decoder([], {}))
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict, bytes]:
