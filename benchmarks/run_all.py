@@ -1,0 +1,244 @@
+"""Reproduce the results table: every method and the ensemble on every dataset on disk.
+
+    python benchmarks/run_all.py --fast                 # Ped2 (../shared/data/ped2), fast presets
+    python benchmarks/run_all.py                        # fast and paper presets (paper ones need a GPU)
+    python benchmarks/run_all.py --avenue PATH --shanghaitech PATH --ubnormal PATH
+    python benchmarks/run_all.py --report-only          # rebuild tables and plots from the JSON
+
+Each (dataset, method, preset) runs in its own process (so its peak memory is its own and a
+crash does not stop the others) and writes ``benchmarks/results/run_all/<dataset>_<method>_<preset>.json``
+plus its per-video test scores (``.npz``, for the plots). Then the summary is regenerated from
+all JSON files on disk: the section of ``benchmarks/RESULTS.md`` between the ``run_all`` markers,
+the results table of ``README.md``, and ``benchmarks/plots/<dataset>_{scores,roc}.png``.
+
+Protocol: every detector trains on the normal training videos only; test labels compute the
+metrics and nothing else. The ensemble uses equal weights on training-z-scored members (no
+labels). Object-level methods use the VEC authors' released boxes when ``<root>/boxes_vec``
+exists (the papers' kind of object detector), else the weight-free ``MotionForeground``. Fit
+time includes extraction of the training videos; scoring frames/s includes extraction of the
+test videos; RBDC/TBDC need pixel masks and are computed afterwards (not timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import RESULTS_DIR, default_ped2_root, machine, peak_rss_mb, write_result
+
+RUN_DIR = RESULTS_DIR / "run_all"
+DATASETS = ("ped2", "avenue", "shanghaitech", "ubnormal")
+METHODS = ("baseline", "cafe", "pkgnet", "maskedae", "ensemble")
+ENSEMBLE_MEMBERS = ("cafe", "pkgnet", "maskedae")
+# Presets that exist per method ("fast" everywhere, the paper's per data set otherwise).
+PAPER_PRESETS = {
+    "cafe": ("ped2", "avenue", "shanghaitech"),
+    "pkgnet": ("ped2", "avenue", "shanghaitech"),
+    "maskedae": ("ped2", "avenue", "shanghaitech", "ubnormal"),
+}
+
+
+def run_name(dataset: str, method: str, preset: str) -> str:
+    return f"{dataset}_{method}_{preset}"
+
+
+def paper_preset(method: str, dataset: str) -> str | None:
+    """The method's preset with the paper's settings for ``dataset``, if there is one."""
+    if method == "ensemble":
+        return dataset if all(dataset in PAPER_PRESETS[m] for m in ENSEMBLE_MEMBERS) else None
+    return dataset if dataset in PAPER_PRESETS.get(method, ()) else None
+
+
+def planned_runs(datasets: list[str], methods: list[str], fast_only: bool) -> list[tuple[str, str, str]]:
+    """(dataset, method, preset) to run: the fast preset, and the paper's where the method has one."""
+    runs = []
+    for dataset in datasets:
+        for method in methods:
+            if method == "baseline":
+                runs.append((dataset, method, "default"))
+                continue
+            runs.append((dataset, method, "fast"))
+            preset = paper_preset(method, dataset)
+            if not fast_only and preset is not None:
+                runs.append((dataset, method, preset))
+    return runs
+
+
+# ----------------------------------------------------------------------------- one run (child process)
+
+
+def build_detector(method: str, preset: str, dataset: str, root: Path, seed: int) -> Any:
+    """The detector of one run, with VEC boxes for object-level methods when they exist."""
+    from pyvad import CAFEDetector, MaskedAEDetector, MotionBaselineDetector, PKGNetDetector
+    from pyvad.datasets import load_vec_boxes
+    from pyvad.foreground import PrecomputedBoxes
+    from pyvad.methods.pkgnet import OFFSETS
+
+    boxes = load_vec_boxes(dataset, root) if (root / "boxes_vec").is_dir() else None
+    if method == "baseline":
+        return MotionBaselineDetector()
+    if method == "cafe":
+        extractor = PrecomputedBoxes(boxes, match="name", offsets=(-1, 0, 1)) if boxes else None
+        return CAFEDetector(preset, extractor=extractor, random_state=seed)
+    if method == "pkgnet":
+        extractor = PrecomputedBoxes(boxes, match="name", offsets=OFFSETS, patch_size=32) if boxes else None
+        return PKGNetDetector(preset, extractor=extractor, random_state=seed)
+    if method == "maskedae":
+        return MaskedAEDetector(preset, random_state=seed)
+    if method == "ensemble":
+        from pyvad.ensemble import DetectorEnsemble
+
+        members = [(name, build_detector(name, preset, dataset, root, seed)) for name in ENSEMBLE_MEMBERS]
+        return DetectorEnsemble(members)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def describe_weights(detector: Any) -> str:
+    """Teacher / weights actually used (offline substitutes named), from the fitted config."""
+    if hasattr(detector, "detectors"):
+        return "; ".join(f"{name}: {describe_weights(member)}" for name, member in detector.named_detectors_)
+    config = getattr(detector, "config_", {})
+    if "teacher" in config:
+        return f"{config['teacher']} ({config.get('teacher_weights')})"
+    return "none (trained from scratch)" if config else "none (weight-free)"
+
+
+def score_test(detector: Any, videos: list, with_maps: bool) -> tuple[list[np.ndarray], float, Any]:
+    """Frame scores of the test videos, their wall time, and pixel maps when asked (not timed)."""
+    from pyvad.fusion import FusedDetectorMixin
+
+    start = time.perf_counter()
+    table = None
+    if isinstance(detector, FusedDetectorMixin):
+        table = detector.transform(videos)
+        scores = detector.fusion_.score_frames(table)
+    else:
+        scores = detector.score_frames(videos)
+    seconds = time.perf_counter() - start
+    maps = None
+    if with_maps and hasattr(detector, "score_maps"):
+        maps = detector.score_maps(table if table is not None and table.level == "event" else videos)
+    return scores, seconds, maps
+
+
+def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None) -> Path:
+    """Fit, score and evaluate one configuration; write its JSON and test scores."""
+    import torch
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    from pyvad.datasets import load_dataset
+    from pyvad.metrics import evaluate
+
+    if threads:
+        torch.set_num_threads(threads)
+    train, test = load_dataset(dataset, root)
+    detector = build_detector(method, preset, dataset, root, seed)
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    detector.fit(train.videos)
+    fit_seconds = time.perf_counter() - start
+    with_maps = test.masks is not None and all(mask is not None for mask in test.masks)
+    scores, score_seconds, maps = score_test(detector, test.videos, with_maps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # Ped2 has all-abnormal test videos
+        metrics = evaluate(test.frame_labels, scores)
+        if maps is not None:
+            regions = evaluate(test.frame_labels, scores, masks_true=test.masks, maps_pred=maps)
+            metrics.update({key: regions[key] for key in ("rbdc", "tbdc")})
+    name = run_name(dataset, method, preset)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(RUN_DIR / f"{name}.npz", **{video: s for video, s in zip(test.names, scores)})
+    result = {
+        "dataset": dataset,
+        "root": str(root),
+        "method": method,
+        "preset": preset,
+        "detector": repr(detector),
+        "weights": describe_weights(detector),
+        "foreground": "VEC boxes" if (root / "boxes_vec").is_dir() and method in ("cafe", "pkgnet", "ensemble")
+        else "detector default",
+        "train_frames": train.n_frames,
+        "test_frames": test.n_frames,
+        **metrics,
+        "fit_seconds": fit_seconds,
+        "scoring_fps": test.n_frames / score_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+    return write_result(name, result, RUN_DIR / f"{name}.json")
+
+
+# ----------------------------------------------------------------------------- orchestration
+
+
+def run_child(dataset: str, method: str, preset: str, root: Path, args: argparse.Namespace) -> bool:
+    """Run one configuration in a fresh interpreter; True when it succeeded."""
+    command = [sys.executable, __file__, "--one", dataset, method, preset, "--root-of-one", str(root),
+               "--seed", str(args.seed)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    print(f"== {run_name(dataset, method, preset)}", flush=True)
+    start = time.perf_counter()
+    completed = subprocess.run(command, check=False)
+    print(f"   {'done' if completed.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s", flush=True)
+    return completed.returncode == 0
+
+
+def dataset_roots(args: argparse.Namespace) -> dict[str, Path]:
+    """Data sets whose root exists (Ped2 defaults to ../shared/data/ped2)."""
+    roots = {"ped2": Path(args.ped2), "avenue": args.avenue, "shanghaitech": args.shanghaitech, "ubnormal": args.ubnormal}
+    return {name: Path(root) for name, root in roots.items() if root is not None and Path(root).is_dir()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast", action="store_true", help="fast presets only (CPU, minutes)")
+    parser.add_argument("--ped2", default=str(default_ped2_root()), help="Ped2 root (default: %(default)s)")
+    parser.add_argument("--avenue", help="Avenue root")
+    parser.add_argument("--shanghaitech", help="ShanghaiTech root")
+    parser.add_argument("--ubnormal", help="UBnormal root")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of %(default)s")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: torch's choice)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report-only", action="store_true", help="only rebuild tables and plots from the JSON")
+    parser.add_argument("--one", nargs=3, metavar=("DATASET", "METHOD", "PRESET"), help=argparse.SUPPRESS)
+    parser.add_argument("--root-of-one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        run_one(*args.one, Path(args.root_of_one), args.seed, args.threads)
+        return
+    from _run_all_report import write_reports
+
+    if not args.report_only:
+        roots = dataset_roots(args)
+        if not roots:
+            parser.error("no dataset folder found (give --ped2/--avenue/--shanghaitech/--ubnormal)")
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = sorted(set(methods) - set(METHODS))
+        if unknown:
+            parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        runs = planned_runs(list(roots), methods, args.fast)
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        failed = [run for run in runs if not run_child(run[0], run[1], run[2], roots[run[0]], args)]
+        total = time.perf_counter() - start
+        print(f"{len(runs) - len(failed)}/{len(runs)} runs succeeded in {total / 60:.1f} min", flush=True)
+        (RUN_DIR / "last_run.json").write_text(json.dumps(
+            {"machine": machine(), "runs": [run_name(*r) for r in runs], "failed": [run_name(*r) for r in failed],
+             "total_seconds": total, "fast": args.fast}, indent=2) + "\n")
+    write_reports(RUN_DIR)
+
+
+if __name__ == "__main__":
+    main()
