@@ -23,18 +23,20 @@ _LAZY_NAMES = {
     "CAFEDetector": "pyvad.methods.cafe",
     "PKGNetDetector": "pyvad.methods.pkgnet",
     "MaskedAEDetector": "pyvad.methods.maskedae",
+    "DetectorEnsemble": "pyvad.ensemble",
     "EventSet": "pyvad.events",
     "ScoreFusion": "pyvad.fusion",
     "ScoreTable": "pyvad.fusion",
     "Video": "pyvad.video",
     "as_videos": "pyvad.video",
 }
-_LAZY_MODULES = ("datasets", "metrics", "synthetic", "video", "fusion", "foreground", "methods")
+_LAZY_MODULES = ("datasets", "ensemble", "metrics", "synthetic", "video", "fusion", "foreground", "methods")
 
 __all__ = [
     "__version__",
     "BaseDetector",
     "CAFEDetector",
+    "DetectorEnsemble",
     "EventSet",
     "MaskedAEDetector",
     "PKGNetDetector",
@@ -44,6 +46,7 @@ __all__ = [
     "Video",
     "as_videos",
     "datasets",
+    "ensemble",
     "foreground",
     "fusion",
     "load",
@@ -54,8 +57,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from pyvad import datasets, foreground, fusion, methods, metrics, synthetic, video
+    from pyvad import datasets, ensemble, foreground, fusion, methods, metrics, synthetic, video
     from pyvad.base import BaseDetector, load
+    from pyvad.ensemble import DetectorEnsemble
     from pyvad.events import EventSet
     from pyvad.fusion import ScoreFusion, ScoreTable
     from pyvad.methods import MotionBaselineDetector

@@ -1,0 +1,626 @@
+"""Cross-method ensembles: several detectors fitted on the same videos, one frame score.
+
+Detectors look at different cues (appearance, motion, objects, whole frames), so their
+mistakes differ and a combination can beat each of them. :class:`DetectorEnsemble` fits
+every member on the same training videos, puts the members' frame scores on one scale with
+statistics of the **training** videos (a z-score per member), and adds them with weights:
+equal by default, so no label is needed.
+
+:func:`cross_validated_weights` is the optional path that uses labels: weights chosen with
+:class:`~sklearn.model_selection.GridSearchCV` by nested leave-videos-out cross-validation
+over labelled videos, so that no video is scored with weights tuned on its own labels. Its
+numbers are a different row of a results table than the equal-weight ensemble's.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import GridSearchCV, check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition, available_if
+from sklearn.utils.validation import check_is_fitted
+
+from pyvad.base import BaseDetector, check_frame_labels
+from pyvad.exceptions import InvalidVideoError
+from pyvad.metrics import make_video_scorer
+from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
+from pyvad.video import Video, as_videos
+
+__all__ = [
+    "CrossValidatedWeights",
+    "DetectorEnsemble",
+    "EnsembleScoreMaps",
+    "combine_member_scores",
+    "cross_validated_weights",
+    "simplex_grid",
+]
+
+
+def _check_weights(weights: Any, names: Sequence[str]) -> np.ndarray:
+    """One non-negative weight per member, scaled to sum to 1 (equal weights when None)."""
+    if weights is None:
+        return np.full(len(names), 1.0 / len(names))
+    try:
+        values = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"weights must be numbers, one per detector {list(names)}; got {weights!r}") from exc
+    if values.shape != (len(names),):
+        raise ValueError(
+            f"weights has shape {values.shape} but there are {len(names)} detectors {list(names)}; "
+            "give one weight per detector, in their order"
+        )
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"weights must be finite and >= 0; got {values.tolist()} for detectors {list(names)}")
+    if values.sum() == 0:
+        raise ValueError("weights are all 0: give at least one detector a positive weight")
+    return values / values.sum()
+
+
+def _zscore_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation of ``values``; a constant column gets scale 1."""
+    std = values.std(axis=0)
+    return values.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+def combine_member_scores(
+    member_scores: Sequence[np.ndarray],
+    mean: np.ndarray,
+    scale: np.ndarray,
+    weights: np.ndarray,
+    smoothing: str | None = None,
+    window: int = 9,
+    sigma: float | None = None,
+) -> list[np.ndarray]:
+    """Weighted sum of z-scored member scores, smoothed per video.
+
+    Parameters
+    ----------
+    member_scores : list of ndarray of shape (n_frames_i, n_members)
+        Raw frame scores of every member, one matrix per video.
+    mean, scale : ndarray of shape (n_members,)
+        Statistics of the members' scores on the training videos.
+    weights : ndarray of shape (n_members,)
+        Weight of every member.
+    smoothing, window, sigma
+        Temporal filter applied to each video separately, see :func:`pyvad.smoothing.smooth_scores`.
+
+    Returns
+    -------
+    list of ndarray of shape (n_frames_i,)
+        ``sum_m weights[m] * (scores[:, m] - mean[m]) / scale[m]``, smoothed.
+    """
+    fused = [((np.asarray(scores, dtype=np.float64) - mean) / scale) @ weights for scores in member_scores]
+    return smooth_scores(fused, smoothing, window, sigma=sigma)
+
+
+def _decoded(video: Video) -> Video:
+    """``video`` with all its frames in memory: a file or folder is decoded once, in-memory frames are kept."""
+    if video.source is None:
+        return video
+    return Video(video.to_array(), fps=video.fps, name=video.name)
+
+
+def _frames_of(name: str, scores: Sequence[np.ndarray], videos: Sequence[Video], what: str) -> list[np.ndarray]:
+    """Check that a member gave one score per frame of every video."""
+    if len(scores) != len(videos):
+        raise InvalidVideoError(f"detector {name!r} returned {what} for {len(scores)} videos, expected {len(videos)}")
+    for video, values in zip(videos, scores):
+        if len(values) != len(video):
+            raise InvalidVideoError(
+                f"detector {name!r} returned {len(values)} {what} for video {video.name!r}, which has {len(video)} frames"
+            )
+    return [np.asarray(values, dtype=np.float64) for values in scores]
+
+
+class EnsembleScoreMaps:
+    """Pixel anomaly maps of one video: weighted sum of the members' z-scored maps, computed per frame.
+
+    Every member's map is normalised with the mean and scale of that member's frame scores on
+    the training videos, as its frame scores are, then weighted.
+
+    Parameters
+    ----------
+    maps : list of map sequences
+        One ``(n_frames, H, W)`` sequence per member (array or lazy maps such as
+        :class:`~pyvad.fusion.EventScoreMaps`), all of the same shape.
+    mean, scale, weights : sequence of float
+        Training mean, training scale and weight of each member.
+    """
+
+    def __init__(self, maps: Sequence[Any], mean: Sequence[float], scale: Sequence[float], weights: Sequence[float]) -> None:
+        shapes = {tuple(np.shape(m)) for m in maps}
+        if len(shapes) != 1:
+            raise ValueError(f"the members' score maps differ in shape: {sorted(shapes)}")
+        self._maps = list(maps)
+        self._terms = list(zip(mean, scale, weights))
+        self._shape: tuple[int, int, int] = shapes.pop()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_frames, H, W)``."""
+        return self._shape
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        total = np.zeros(self._shape[1:], dtype=np.float32)
+        for member_maps, (mean, scale, weight) in zip(self._maps, self._terms):
+            total += np.float32(weight / scale) * (np.asarray(member_maps[frame], dtype=np.float32) - np.float32(mean))
+        return total
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = self.to_array()
+        return array if dtype is None else array.astype(dtype)
+
+    def to_array(self) -> np.ndarray:
+        """All maps as one ``(n_frames, H, W)`` float32 array."""
+        return np.stack([self[t] for t in range(len(self))])
+
+
+class DetectorEnsemble(BaseDetector, _BaseComposition):
+    """Several detectors fitted on the same videos, their frame scores z-scored and added.
+
+    ``fit`` fits a clone of every member on the same training videos, then keeps the mean
+    and standard deviation of each member's frame scores **on those training videos** (the
+    scores a member computed while fitting, ``training_frame_scores_``, are reused, so the
+    training videos are not scored a second time). Scoring z-scores every member's frame
+    scores with these statistics, adds them with ``weights`` and smooths each video
+    separately. No label is needed; for weights chosen on labelled videos see
+    :func:`cross_validated_weights`.
+
+    Parameters
+    ----------
+    detectors : list of (str, detector) tuples
+        The members and their names, as in scikit-learn's ``VotingClassifier``. A member
+        is any estimator with ``fit`` and ``score_frames`` (every pyvad detector, or one
+        written with :class:`~pyvad.base.BaseDetector`). Names are used by
+        ``set_params`` (``ensemble.set_params(cafe__epochs=5)``), ``get_params(deep=True)``,
+        :meth:`member_scores` and ``detectors_``.
+    weights : array-like of shape (n_detectors,), optional
+        Non-negative weight of every member, in the order of ``detectors``; only their
+        ratios matter (they are scaled to sum to 1). ``None``: equal weights, so the
+        ensemble score is the mean of the members' training-z-scored frame scores.
+    smoothing : {"moving_average", "median", "gaussian"} or None, default=None
+        Temporal filter applied to the combined score of each video separately (never
+        across videos); see :mod:`pyvad.smoothing`. Members already smooth their own
+        scores, so the default adds nothing.
+    window : int, default=9
+        Filter length in frames.
+    sigma : float, optional
+        Standard deviation in frames of the ``"gaussian"`` kernel; default ``window / 6``.
+    cache_videos : bool, default=True
+        With more than one member, decode each video file or frame folder once and hand the
+        frames in memory to every member instead of letting each re-read the file. During
+        ``fit`` all training videos are held in memory at once (Ped2's 16 training videos
+        take about 0.7 GB as RGB); scoring holds one video at a time. Set to False for
+        training footage too long for memory.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Expected share of abnormal training frames; sets ``offset_`` from the ensemble's
+        training-frame scores.
+
+    Attributes
+    ----------
+    detectors_ : dict of str to detector
+        The fitted clones of the members, by name, in the order of ``detectors``.
+    weights_ : ndarray of shape (n_detectors,)
+        The members' weights, scaled to sum to 1.
+    mean_ : ndarray of shape (n_detectors,)
+        Mean of every member's frame scores over the training frames.
+    scale_ : ndarray of shape (n_detectors,)
+        Their standard deviation (1 for a member whose training scores are constant).
+    training_frame_scores_ : list of ndarray
+        Ensemble scores of the training videos (used for ``offset_``).
+    offset_ : float
+        Threshold of ``decision_function``, set from ``contamination``.
+
+    See Also
+    --------
+    cross_validated_weights : Weights chosen on labelled videos by nested cross-validation.
+    pyvad.fusion.ScoreFusion : The same normalise-weight-smooth steps inside one detector.
+
+    Notes
+    -----
+    Members do not share their foreground extraction: a pyvad detector fitted on an
+    :class:`~pyvad.events.EventSet` scores event sets only, so each member extracts its own
+    events from the (shared, decoded once) frames.
+
+    :meth:`score_maps` exists only when every member has ``score_maps``.
+
+    Examples
+    --------
+    >>> from pyvad.ensemble import DetectorEnsemble
+    >>> from pyvad.methods import MotionBaselineDetector
+    >>> from pyvad.synthetic import make_train_test
+    >>> train, test = make_train_test(n_train=2, n_test=2, n_frames=24, random_state=0)
+    >>> ensemble = DetectorEnsemble([("coarse", MotionBaselineDetector(grid=(2, 2))),
+    ...                              ("fine", MotionBaselineDetector(grid=(6, 8)))]).fit(train.videos)
+    >>> members = ensemble.member_scores(test.videos)      # one pass over the test videos
+    >>> sorted(members), [len(s) for s in ensemble.combine(members)]
+    (['coarse', 'fine'], [24, 24])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "detectors": [list, tuple, None],
+        "weights": ["array-like", None],
+        "smoothing": [StrOptions(set(SMOOTHING_METHODS)), None],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "sigma": [Interval(Real, 0, None, closed="neither"), None],
+        "cache_videos": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        detectors: Sequence[tuple[str, Any]] | None = None,
+        *,
+        weights: Sequence[float] | None = None,
+        smoothing: Literal["moving_average", "median", "gaussian"] | None = None,
+        window: int = 9,
+        sigma: float | None = None,
+        cache_videos: bool = True,
+        contamination: str | float = "auto",
+    ) -> None:
+        self.detectors = detectors
+        self.weights = weights
+        self.smoothing = smoothing
+        self.window = window
+        self.sigma = sigma
+        self.cache_videos = cache_videos
+        self.contamination = contamination
+
+    # -- parameters of the members (sklearn's composition helpers) --------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of the ensemble and, with ``deep=True``, of every member as ``name__param``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Include the members and their parameters.
+
+        Returns
+        -------
+        dict
+        """
+        return self._get_params("detectors", deep=deep)
+
+    def set_params(self, **params: Any) -> DetectorEnsemble:
+        """Set parameters; ``name`` replaces a member, ``name__param`` sets a member's parameter.
+
+        Parameters
+        ----------
+        **params
+            Parameter names and values.
+
+        Returns
+        -------
+        self : DetectorEnsemble
+        """
+        self._set_params("detectors", **params)
+        return self
+
+    def _members(self) -> list[tuple[str, Any]]:
+        """The ``detectors`` parameter, checked: named, unique, each with ``fit`` and ``score_frames``."""
+        if not self.detectors:
+            raise ValueError("DetectorEnsemble needs at least one detector: detectors=[(name, detector), ...]")
+        members = []
+        for position, item in enumerate(self.detectors):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise TypeError(f"detectors[{position}] must be a (name, detector) tuple, got {item!r}")
+            name, detector = item
+            if not (callable(getattr(detector, "fit", None)) and callable(getattr(detector, "score_frames", None))):
+                raise TypeError(
+                    f"detector {name!r} ({type(detector).__name__}) has no fit and score_frames methods; "
+                    "members must be video anomaly detectors"
+                )
+            members.append((name, detector))
+        self._validate_names([name for name, _ in members])
+        return members
+
+    # -- fitting -------------------------------------------------------------------------
+    def _fit(self, X: Any, y: Any = None) -> None:
+        members = self._members()
+        self.weights_ = _check_weights(self.weights, [name for name, _ in members])
+        videos = self._shared(as_videos(X), len(members))
+        self.detectors_ = {name: clone(detector).fit(videos) for name, detector in members}
+        training = self._training_member_scores(videos)
+        self.mean_, self.scale_ = _zscore_scale(np.concatenate(training))
+        self.training_frame_scores_ = self._combine(training, self.weights_)
+
+    def _shared(self, videos: list[Video], n_members: int) -> list[Video]:
+        """The videos every member reads: decoded once when several members read them (``cache_videos``)."""
+        if self.cache_videos and n_members > 1:
+            return [_decoded(video) for video in videos]
+        return videos
+
+    def _training_member_scores(self, videos: Sequence[Video]) -> list[np.ndarray]:
+        """Every member's frame scores of the training videos, one (n_frames, n_members) matrix per video.
+
+        A member's ``training_frame_scores_`` (set by fitting) is reused; only a member without
+        it scores the training videos.
+        """
+        columns = []
+        for name, detector in self.detectors_.items():
+            scores = getattr(detector, "training_frame_scores_", None)
+            if scores is None:
+                scores = detector.score_frames(videos)
+            columns.append(_frames_of(name, scores, videos, "training frame scores"))
+        return [np.column_stack(per_video) for per_video in zip(*columns)]
+
+    # -- scoring -------------------------------------------------------------------------
+    def _score_members(self, X: Any) -> list[np.ndarray]:
+        """Every member's frame scores of ``X``, one (n_frames, n_members) matrix per video.
+
+        Videos are read one at a time and, with ``cache_videos``, decoded once for all members.
+        """
+        matrices = []
+        for video in self._shared(as_videos(X), len(self.detectors_)):
+            columns = [_frames_of(name, detector.score_frames([video]), [video], "frame scores")[0]
+                       for name, detector in self.detectors_.items()]
+            matrices.append(np.column_stack(columns))
+        return matrices
+
+    def _combine(self, matrices: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
+        return combine_member_scores(matrices, self.mean_, self.scale_, weights, self.smoothing, self.window, self.sigma)
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        return self._combine(self._score_members(X), self.weights_)
+
+    def member_scores(self, X: Any) -> dict[str, list[np.ndarray]]:
+        """Every member's own frame scores (higher = more abnormal), from one pass over ``X``.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Videos to score.
+
+        Returns
+        -------
+        dict of str to list of ndarray
+            Member name → one 1-D array per video, the member's ``score_frames``. Pass it to
+            :meth:`combine` for the ensemble's scores without scoring again.
+        """
+        check_is_fitted(self)
+        matrices = self._score_members(X)
+        return {name: [matrix[:, column].copy() for matrix in matrices] for column, name in enumerate(self.detectors_)}
+
+    def combine(self, member_scores: Mapping[str, Sequence[np.ndarray]], weights: Sequence[float] | None = None) -> list[np.ndarray]:
+        """Ensemble frame scores from the members' frame scores.
+
+        Parameters
+        ----------
+        member_scores : mapping of str to list of ndarray
+            Every member's frame scores, as returned by :meth:`member_scores`.
+        weights : array-like of shape (n_detectors,), optional
+            Weights to use instead of ``weights_`` (for example those chosen by
+            :func:`cross_validated_weights`); scaled to sum to 1.
+
+        Returns
+        -------
+        list of ndarray of shape (n_frames_i,)
+            What :meth:`score_frames` returns for the same videos.
+        """
+        check_is_fitted(self)
+        names = list(self.detectors_)
+        missing = [name for name in names if name not in member_scores]
+        if missing:
+            raise ValueError(f"member_scores lacks the detectors {missing}; it has {sorted(member_scores)}")
+        per_member = [list(member_scores[name]) for name in names]
+        if len({len(videos) for videos in per_member}) != 1:
+            raise ValueError("member_scores must hold the same number of videos for every detector")
+        matrices = []
+        for video, columns in enumerate(zip(*per_member)):
+            if len({len(column) for column in columns}) != 1:
+                raise InvalidVideoError(f"member_scores of video {video} differ in length between detectors")
+            matrices.append(np.column_stack(columns))
+        chosen = self.weights_ if weights is None else _check_weights(weights, names)
+        return self._combine(matrices, chosen)
+
+    def _members_have_maps(self) -> bool:
+        return bool(self.detectors) and all(hasattr(detector, "score_maps") for _, detector in self.detectors)
+
+    @available_if(_members_have_maps)
+    def score_maps(self, X: Any) -> list[EnsembleScoreMaps]:
+        """Pixel anomaly maps: the members' maps, z-scored like their frame scores, weighted and added.
+
+        Available only when every member has ``score_maps``. Members with weight 0 are not run.
+
+        Parameters
+        ----------
+        X : sequence of videos
+            Videos to score (each member computes its maps, one more pass through it).
+
+        Returns
+        -------
+        list of EnsembleScoreMaps
+            One lazy ``(n_frames, H, W)`` float32 map sequence per video.
+        """
+        check_is_fitted(self)
+        used = [(name, column) for column, name in enumerate(self.detectors_) if self.weights_[column] > 0]
+        terms = [(self.mean_[c], self.scale_[c], self.weights_[c]) for _, c in used]
+        maps = []
+        for video in self._shared(as_videos(X), len(used)):
+            per_member = [self.detectors_[name].score_maps([video])[0] for name, _ in used]
+            maps.append(EnsembleScoreMaps(per_member, *zip(*terms)))
+        return maps
+
+
+# ---------------------------------------------------------------------------------------
+# Weights chosen on labelled videos
+# ---------------------------------------------------------------------------------------
+def simplex_grid(n_members: int, steps: int = 4) -> list[tuple[float, ...]]:
+    """Candidate weight vectors: every split of 1 into ``n_members`` multiples of ``1 / steps``.
+
+    Equal weights come first, so that :class:`~sklearn.model_selection.GridSearchCV` (which
+    keeps the first of tied candidates) falls back to them.
+
+    Parameters
+    ----------
+    n_members : int
+        Number of detectors.
+    steps : int, default=4
+        Resolution: weights are multiples of ``1 / steps``.
+
+    Returns
+    -------
+    list of tuple of float
+
+    Examples
+    --------
+    >>> simplex_grid(2, steps=2)
+    [(0.5, 0.5), (0.0, 1.0), (1.0, 0.0)]
+    """
+    if isinstance(n_members, bool) or not isinstance(n_members, Integral) or n_members < 1:
+        raise ValueError(f"n_members must be an integer >= 1, got {n_members!r}")
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    equal = tuple([1.0 / n_members] * n_members)
+    splits = [tuple(k / steps for k in counts)
+              for counts in itertools.product(range(steps + 1), repeat=n_members) if sum(counts) == steps]
+    return [equal] + [split for split in splits if not np.allclose(split, equal)]
+
+
+class _FrozenCombination(BaseEstimator):
+    """Ensemble scores of cached member scores with frozen training statistics; ``fit`` learns nothing.
+
+    ``X`` is a list of (n_frames, n_members) matrices of member scores, so a grid search over
+    ``weights`` never runs a detector again. Parameters are plain values (no fitted ensemble),
+    so :func:`~sklearn.base.clone` keeps the training statistics.
+    """
+
+    def __init__(self, names: Sequence[str], mean: np.ndarray, scale: np.ndarray, weights: Sequence[float] | None = None,
+                 smoothing: str | None = None, window: int = 9, sigma: float | None = None) -> None:
+        self.names = names
+        self.mean = mean
+        self.scale = scale
+        self.weights = weights
+        self.smoothing = smoothing
+        self.window = window
+        self.sigma = sigma
+
+    def fit(self, X: Any, y: Any = None) -> _FrozenCombination:
+        self.weights_ = _check_weights(self.weights, self.names)
+        return self
+
+    def score_frames(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:
+        check_is_fitted(self)
+        return combine_member_scores(X, self.mean, self.scale, self.weights_, self.smoothing, self.window, self.sigma)
+
+
+@dataclass(frozen=True)
+class CrossValidatedWeights:
+    """Result of :func:`cross_validated_weights`.
+
+    Attributes
+    ----------
+    frame_scores : list of ndarray
+        Out-of-fold ensemble scores, one array per video in input order: every video is
+        scored with weights chosen on the other videos only.
+    fold_weights : list of dict of str to float
+        The weights chosen in each outer fold (member name → weight, summing to 1).
+    fold_videos : list of ndarray
+        Indices of the videos scored by each outer fold.
+    member_scores : dict of str to list of ndarray
+        Every member's own frame scores of the videos (computed once, reused by all folds).
+    """
+
+    frame_scores: list[np.ndarray]
+    fold_weights: list[dict[str, float]]
+    fold_videos: list[np.ndarray]
+    member_scores: dict[str, list[np.ndarray]]
+
+
+def cross_validated_weights(
+    ensemble: DetectorEnsemble,
+    videos: Any,
+    labels: Sequence[Any],
+    grid: Iterable[Sequence[float]] | None = None,
+    *,
+    cv: int | Any = 4,
+    inner_cv: int | Any = 3,
+    scoring: str = "micro_auc",
+) -> CrossValidatedWeights:
+    """Choose the ensemble's weights on labelled videos by nested leave-videos-out cross-validation.
+
+    The members are **not** refitted: every member scores the labelled videos once, and only
+    the combination is searched. The z-score statistics stay those of the ensemble's
+    training videos. The videos are split into outer folds (a fold never splits a video);
+    for each outer fold a :class:`~sklearn.model_selection.GridSearchCV` with
+    :func:`pyvad.metrics.make_video_scorer` and inner leave-videos-out folds picks the
+    weights on the *other* videos, and those weights score the fold's videos. So no video
+    is scored with weights tuned on its own labels, and the concatenated out-of-fold scores
+    can be evaluated as an honest, label-using result (report it beside the equal-weight
+    ensemble, not instead of it).
+
+    Parameters
+    ----------
+    ensemble : DetectorEnsemble
+        A fitted ensemble; its smoothing parameters are kept.
+    videos : sequence of videos
+        Labelled videos.
+    labels : list of array-like
+        0/1 frame labels, one array per video.
+    grid : iterable of array-like, optional
+        Candidate weight vectors, one weight per member. Default: :func:`simplex_grid`
+        with steps of 0.25.
+    cv : int or cross-validation splitter, default=4
+        Outer folds over the videos (an int means :class:`~sklearn.model_selection.KFold`
+        over videos in order).
+    inner_cv : int or cross-validation splitter, default=3
+        Folds of the inner grid search over the outer-training videos. Every inner test
+        fold needs normal and abnormal frames for the AUC scorers.
+    scoring : str, default="micro_auc"
+        A metric of :func:`pyvad.metrics.make_video_scorer`.
+
+    Returns
+    -------
+    CrossValidatedWeights
+        Out-of-fold frame scores, the weights chosen per fold, the folds and the cached
+        member scores.
+
+    Examples
+    --------
+    >>> from pyvad.ensemble import DetectorEnsemble, cross_validated_weights
+    >>> from pyvad.methods import MotionBaselineDetector
+    >>> from pyvad.synthetic import make_train_test
+    >>> train, test = make_train_test(n_train=2, n_test=4, n_frames=24, random_state=0)
+    >>> ensemble = DetectorEnsemble([("coarse", MotionBaselineDetector(grid=(2, 2))),
+    ...                              ("fine", MotionBaselineDetector(grid=(6, 8)))]).fit(train.videos)
+    >>> result = cross_validated_weights(ensemble, test.videos, test.frame_labels, cv=2, inner_cv=2)
+    >>> len(result.frame_scores), len(result.fold_weights)
+    (4, 2)
+    """
+    check_is_fitted(ensemble)
+    names = list(ensemble.detectors_)
+    matrices = ensemble._score_members(videos)
+    y = check_frame_labels(labels, [len(matrix) for matrix in matrices])
+    candidates = simplex_grid(len(names)) if grid is None else [list(weights) for weights in grid]
+    if not candidates:
+        raise ValueError("grid is empty: give at least one weight vector")
+    for weights in candidates:
+        _check_weights(weights, names)
+    combination = _FrozenCombination(names, ensemble.mean_, ensemble.scale_, smoothing=ensemble.smoothing,
+                                     window=ensemble.window, sigma=ensemble.sigma)
+    scores: list[np.ndarray | None] = [None] * len(matrices)
+    fold_weights, fold_videos = [], []
+    for train, test in check_cv(cv).split(matrices):
+        search = GridSearchCV(combination, {"weights": candidates}, scoring=make_video_scorer(scoring),
+                              cv=inner_cv, error_score="raise")
+        search.fit([matrices[i] for i in train], [y[i] for i in train])
+        chosen = search.best_estimator_
+        for index, video_scores in zip(test, chosen.score_frames([matrices[i] for i in test])):
+            scores[index] = video_scores
+        fold_weights.append(dict(zip(names, chosen.weights_.tolist())))
+        fold_videos.append(np.asarray(test))
+    unscored = [index for index, video_scores in enumerate(scores) if video_scores is None]
+    if unscored:
+        raise ValueError(f"the outer cv left videos {unscored} unscored; use a splitter whose test folds cover every video")
+    member_scores = {name: [matrix[:, column].copy() for matrix in matrices] for column, name in enumerate(names)}
+    return CrossValidatedWeights(scores, fold_weights, fold_videos, member_scores)

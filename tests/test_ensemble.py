@@ -1,0 +1,275 @@
+"""Specification of DetectorEnsemble and its cross-validated weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold, LeaveOneOut
+from sklearn.pipeline import make_pipeline
+
+import pyvad
+from pyvad.base import BaseDetector
+from pyvad.ensemble import DetectorEnsemble, cross_validated_weights, simplex_grid
+from pyvad.methods import MotionBaselineDetector
+from pyvad.methods.cafe import CAFEDetector
+from pyvad.metrics import macro_auc, make_video_scorer
+from pyvad.synthetic import make_train_test
+from pyvad.video import as_videos, write_video
+
+CAFE_TINY = dict(teacher="mobilenet_v2", teacher_weights="random", teacher_input_size=0, student_widths=(8, 8, 16, 16),
+                 batch_size=64, epochs=1, ca_start_epoch=1, device="cpu")
+
+
+class ChannelMean(BaseDetector):
+    """Frame score = mean of one colour channel; records what it was given and how often it scored."""
+
+    def __init__(self, channel: int = 0, contamination: str | float = "auto") -> None:
+        self.channel = channel
+        self.contamination = contamination
+
+    def _fit(self, X: Any, y: Any = None) -> None:
+        self.fit_sources_ = [video.source for video in as_videos(X)]
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        self.n_scored_ = getattr(self, "n_scored_", 0) + 1
+        return [video.to_array()[..., self.channel].mean(axis=(1, 2)) for video in as_videos(X)]
+
+
+class ChannelMaps(ChannelMean):
+    """ChannelMean with pixel maps: the channel's values."""
+
+    def score_maps(self, X: Any) -> list[np.ndarray]:
+        return [video.to_array()[..., self.channel].astype(np.float32) for video in as_videos(X)]
+
+
+def two_baselines(**params) -> DetectorEnsemble:
+    return DetectorEnsemble([("coarse", MotionBaselineDetector(grid=(2, 2))), ("fine", MotionBaselineDetector(grid=(4, 6)))],
+                            **params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_train_test(n_train=2, n_test=3, n_frames=24, frame_size=(32, 48), random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return two_baselines().fit(data[0].videos)
+
+
+# ------------------------------------------------------------------------------ contract
+def test_scores_have_one_value_per_frame_and_follow_the_outlier_contract(fitted, data):
+    test = data[1]
+    frames = fitted.score_frames(test.videos)
+    assert [len(s) for s in frames] == [len(v) for v in test.videos]
+    np.testing.assert_array_equal(fitted.score_samples(test.videos), -np.concatenate(frames))
+    assert set(np.unique(fitted.predict(test.videos))) <= {-1, 1}
+    members = fitted.member_scores(test.videos)
+    assert list(members) == ["coarse", "fine"]
+    assert all([len(s) for s in members[name]] == [len(v) for v in test.videos] for name in members)
+
+
+def test_equal_weights_give_the_mean_of_the_members_training_z_scores(fitted, data):
+    train, test = data
+    standalone = {name: clone(det).fit(train.videos) for name, det in fitted.detectors}
+    expected = []
+    for video in test.videos:
+        z = []
+        for name, det in standalone.items():
+            training = np.concatenate(det.score_frames(train.videos))
+            z.append((det.score_frames([video])[0] - training.mean()) / training.std())
+        expected.append(np.mean(z, axis=0))
+    for got, want in zip(fitted.score_frames(test.videos), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_statistics_come_from_the_training_videos_not_from_the_scored_ones(fitted, data):
+    train, test = data
+    training = [np.concatenate(fitted.detectors_[name].score_frames(train.videos)) for name in fitted.detectors_]
+    np.testing.assert_allclose(fitted.mean_, [t.mean() for t in training])
+    np.testing.assert_allclose(fitted.scale_, [t.std() for t in training])
+    before = (fitted.mean_.copy(), fitted.scale_.copy())
+    together = fitted.score_frames(test.videos)
+    alone = [fitted.score_frames([video])[0] for video in test.videos]
+    for a, b in zip(together, alone):
+        np.testing.assert_allclose(a, b)
+    np.testing.assert_array_equal(fitted.mean_, before[0])
+    np.testing.assert_array_equal(fitted.scale_, before[1])
+
+
+def test_members_training_scores_are_reused_not_recomputed(data):
+    ensemble = DetectorEnsemble([("red", ChannelMean(0)), ("green", ChannelMean(1))]).fit(data[0].videos)
+    assert [det.n_scored_ for det in ensemble.detectors_.values()] == [1, 1]  # their own fit, nothing more
+
+
+def test_member_scores_and_combine_reproduce_score_frames_from_one_pass(fitted, data):
+    test = data[1]
+    members = fitted.member_scores(test.videos)
+    for a, b in zip(fitted.combine(members), fitted.score_frames(test.videos)):
+        np.testing.assert_array_equal(a, b)
+    only_fine = fitted.combine(members, weights=[0, 3])
+    z = [(s - fitted.mean_[1]) / fitted.scale_[1] for s in members["fine"]]
+    for a, b in zip(only_fine, z):
+        np.testing.assert_allclose(a, b)
+
+
+def test_smoothing_never_crosses_video_boundaries(fitted, data):
+    ensemble = clone(fitted).set_params(smoothing="moving_average", window=9).fit(data[0].videos)
+    n = 20
+    quiet, spiky = np.zeros(n), np.zeros(n)
+    spiky[-1] = 1e6
+    members = {"coarse": [spiky, quiet], "fine": [spiky, quiet]}
+    smoothed = ensemble.combine(members)
+    np.testing.assert_allclose(smoothed[1], ensemble.combine({"coarse": [quiet], "fine": [quiet]})[0])
+    assert smoothed[0][-1] > smoothed[0][0]
+
+
+def test_files_are_decoded_once_and_members_get_frames_in_memory(data, tmp_path):
+    folders = [write_video(tmp_path / f"train{i}", video) for i, video in enumerate(data[0].videos)]
+    members = [("red", ChannelMean(0)), ("green", ChannelMean(1))]
+    cached = DetectorEnsemble(members).fit(folders)
+    streamed = DetectorEnsemble(members, cache_videos=False).fit(folders)
+    assert all(source is None for det in cached.detectors_.values() for source in det.fit_sources_)
+    assert all(source is not None for det in streamed.detectors_.values() for source in det.fit_sources_)
+    np.testing.assert_allclose(cached.score_samples(folders), streamed.score_samples(folders))
+
+
+# ------------------------------------------------------------------------------ sklearn
+def test_set_params_reaches_members_and_clone_keeps_parameters(fitted):
+    params = fitted.get_params(deep=True)
+    assert params["coarse__grid"] == (2, 2) and params["fine"] is fitted.detectors[1][1]
+    copy = clone(fitted).set_params(coarse__grid=(3, 3), weights=[2, 1])
+    assert copy.get_params()["coarse__grid"] == (3, 3)
+    assert fitted.get_params()["coarse__grid"] == (2, 2)
+    assert not hasattr(copy, "detectors_")
+    copy.set_params(fine=ChannelMean(2))
+    assert isinstance(copy.detectors[1][1], ChannelMean)
+
+
+def test_works_inside_a_pipeline(fitted, data):
+    train, test = data
+    pipe = make_pipeline(clone(fitted)).fit(train.videos)
+    np.testing.assert_allclose(pipe.score_samples(test.videos), fitted.score_samples(test.videos))
+
+
+def test_grid_search_over_weights_and_member_parameters(data):
+    train, test = data
+    X, y = train.videos + test.videos, train.frame_labels + test.frame_labels
+    folds = [(np.arange(len(train.videos)), np.arange(len(train.videos), len(X)))]
+    grid = {"weights": [[1, 0], [0, 1], [1, 1]], "coarse__grid": [(2, 2), (3, 3)]}
+    search = GridSearchCV(two_baselines(), grid, cv=folds, scoring=make_video_scorer("micro_auc"), refit=False).fit(X, y)
+    assert len(search.cv_results_["params"]) == 6
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
+    loaded = pyvad.load(fitted.save(tmp_path / "ensemble.pyvad"))
+    np.testing.assert_array_equal(loaded.score_samples(data[1].videos), fitted.score_samples(data[1].videos))
+    assert loaded.offset_ == fitted.offset_ and list(loaded.detectors_) == ["coarse", "fine"]
+
+
+def test_a_deep_member_round_trips_and_maps_are_the_weighted_z_scored_member_maps(data, tmp_path):
+    train, test = data
+    members = [("cafe", CAFEDetector("fast", **CAFE_TINY, random_state=0)), ("red", ChannelMaps(0))]
+    ensemble = DetectorEnsemble(members, weights=[3, 1]).fit(train.videos)
+    loaded = pyvad.load(ensemble.save(tmp_path / "deep.pyvad"), trusted_classes=[ChannelMaps])
+    np.testing.assert_allclose(loaded.score_samples(test.videos), ensemble.score_samples(test.videos), atol=1e-6)
+    maps = ensemble.score_maps(test.videos[:1])[0]
+    assert maps.shape == (len(test.videos[0]), 32, 48)
+    cafe, red = (ensemble.detectors_[name].score_maps(test.videos[:1])[0] for name in ("cafe", "red"))
+    frame = 12
+    want = 0.75 * (cafe[frame] - ensemble.mean_[0]) / ensemble.scale_[0] + 0.25 * (red[frame] - ensemble.mean_[1]) / ensemble.scale_[1]
+    np.testing.assert_allclose(maps[frame], want, rtol=1e-5, atol=1e-5)
+
+
+def test_score_maps_exist_only_when_every_member_has_them(fitted):
+    assert not hasattr(fitted, "score_maps")
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("detectors", "weights", "error", "match"),
+    [
+        (None, None, ValueError, "at least one detector"),
+        ([], None, ValueError, "at least one detector"),
+        ([("a", ChannelMean(0)), ("a", ChannelMean(1))], None, ValueError, "not unique"),
+        ([("a", ChannelMean(0)), ("b", ChannelMean(1))], [1.0], ValueError, "one weight per detector"),
+        ([("a", ChannelMean(0)), ("b", ChannelMean(1))], [1.0, -0.5], ValueError, ">= 0"),
+        ([("a", ChannelMean(0)), ("b", ChannelMean(1))], [0, 0], ValueError, "all 0"),
+        ([("a", ChannelMean(0)), ("b", "not a detector")], None, TypeError, "no fit and score_frames"),
+        ([ChannelMean(0)], None, TypeError, r"\(name, detector\) tuple"),
+    ],
+)
+def test_bad_configurations_are_rejected_at_fit(data, detectors, weights, error, match):
+    with pytest.raises(error, match=match):
+        DetectorEnsemble(detectors, weights=weights).fit(data[0].videos)
+
+
+def test_combine_rejects_missing_members(fitted):
+    with pytest.raises(ValueError, match="lacks the detectors"):
+        fitted.combine({"coarse": [np.zeros(3)]})
+
+
+# ------------------------------------------------------------------------------ cross-validated weights
+def labelled_channel_videos(prefers_red: list[bool]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Videos whose anomaly raises the red channel and lowers green (or the other way round)."""
+    labels = np.zeros(20, dtype=np.uint8)
+    labels[8:14] = 1
+    videos = []
+    for red_wins in prefers_red:
+        frames = np.full((20, 8, 8, 3), 128, dtype=np.uint8)
+        sign = 1 if red_wins else -1
+        swing = sign * 60 * labels.astype(int)
+        frames[..., 0] = (128 + swing)[:, None, None]
+        frames[..., 1] = (128 - swing)[:, None, None]
+        videos.append(frames)
+    return videos, [labels.copy() for _ in prefers_red]
+
+
+@pytest.fixture(scope="module")
+def channel_ensemble():
+    rng = np.random.default_rng(0)
+    train = [rng.integers(100, 156, size=(20, 1, 1, 3)).repeat(8, axis=1).repeat(8, axis=2).astype(np.uint8) for _ in range(2)]
+    return DetectorEnsemble([("red", ChannelMean(0)), ("green", ChannelMean(1))]).fit(train)
+
+
+def test_nested_cv_never_tunes_a_videos_weights_on_its_own_labels(channel_ensemble):
+    # Two videos are detected by red only, two by green only. Weights chosen on the three
+    # *other* videos always favour the member that fails on the held-out video, so every
+    # out-of-fold score is inverted; any use of the held-out video's labels would show.
+    prefers_red = [True, True, False, False]
+    videos, labels = labelled_channel_videos(prefers_red)
+    result = cross_validated_weights(channel_ensemble, videos, labels, grid=[[1, 0], [0, 1]], cv=LeaveOneOut(), inner_cv=3)
+    for fold, weights in zip(result.fold_videos, result.fold_weights):
+        (video,) = fold
+        assert weights == ({"red": 0.0, "green": 1.0} if prefers_red[video] else {"red": 1.0, "green": 0.0})
+    assert macro_auc(labels, result.frame_scores) == 0.0
+
+
+def test_out_of_fold_scores_are_the_ensemble_with_each_folds_weights(fitted, data):
+    test = data[1]
+    result = cross_validated_weights(fitted, test.videos, test.frame_labels, cv=KFold(3), inner_cv=2)
+    assert [len(s) for s in result.frame_scores] == [len(v) for v in test.videos]
+    for fold, weights in zip(result.fold_videos, result.fold_weights):
+        assert sum(weights.values()) == pytest.approx(1.0)
+        members = {name: [result.member_scores[name][i] for i in fold] for name in result.member_scores}
+        for index, want in zip(fold, fitted.combine(members, weights=[weights["coarse"], weights["fine"]])):
+            np.testing.assert_allclose(result.frame_scores[index], want)
+
+
+def test_cv_rejects_bad_labels_and_grids(fitted, data):
+    test = data[1]
+    with pytest.raises(ValueError, match="labels of video 0"):
+        cross_validated_weights(fitted, test.videos, [np.zeros(3)] * 3)
+    with pytest.raises(ValueError, match="one weight per detector"):
+        cross_validated_weights(fitted, test.videos, test.frame_labels, grid=[[1, 0, 0]])
+
+
+def test_simplex_grid_starts_with_equal_weights_and_sums_to_one():
+    grid = simplex_grid(3, steps=4)
+    assert grid[0] == pytest.approx((1 / 3,) * 3)
+    assert len(grid) == 1 + 15
+    assert all(sum(w) == pytest.approx(1.0) and min(w) >= 0 for w in grid)
