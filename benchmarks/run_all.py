@@ -104,7 +104,7 @@ def build_detector(method: str, preset: str, dataset: str, root: Path, seed: int
 def describe_weights(detector: Any) -> str:
     """Teacher / weights actually used (offline substitutes named), from the fitted config."""
     if hasattr(detector, "detectors"):
-        return "; ".join(f"{name}: {describe_weights(member)}" for name, member in detector.named_detectors_)
+        return "; ".join(f"{name}: {describe_weights(member)}" for name, member in detector.detectors_.items())
     config = getattr(detector, "config_", {})
     if "teacher" in config:
         return f"{config['teacher']} ({config.get('teacher_weights')})"
