@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 import pyvad
 from pyvad.cli import main
+from pyvad.ensemble import DetectorEnsemble
 from pyvad.exceptions import ModelFileError
 from pyvad.methods import MotionBaselineDetector
 from pyvad.metrics import make_video_scorer
@@ -105,6 +106,18 @@ def test_save_and_load_need_the_class_to_be_trusted(guide, data, tmp_path):
         loaded = pyvad.load(path, trusted_classes=[trusted])
         np.testing.assert_array_equal(loaded.score_samples(data[1].videos), det.score_samples(data[1].videos))
         assert loaded.offset_ == det.offset_
+
+
+def test_the_custom_detector_is_an_ensemble_member(guide, data, tmp_path):
+    cls = guide["motion_stats"].MotionStatsDetector
+    train, test = data
+    ensemble = DetectorEnsemble([("mine", cls(grid=2)), ("baseline", MotionBaselineDetector(grid=(2, 2)))]).fit(train.videos)
+    assert ensemble.get_params()["mine__grid"] == 2
+    alone = cls(grid=2).fit(train.videos).score_frames(test.videos)
+    for got, want in zip(ensemble.member_scores(test.videos)["mine"], alone):
+        np.testing.assert_allclose(got, want)
+    loaded = pyvad.load(ensemble.save(tmp_path / "ensemble.pyvad"), trusted_classes=[cls])
+    np.testing.assert_array_equal(loaded.score_samples(test.videos), ensemble.score_samples(test.videos))
 
 
 def test_the_cli_fits_the_custom_detector_by_import_path(guide, data, tmp_path):
