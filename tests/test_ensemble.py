@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from pyvad.metrics import macro_auc, make_video_scorer
 from pyvad.synthetic import make_train_test
 from pyvad.video import as_videos, write_video
 
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "user-guide" / "ensemble.md"
 CAFE_TINY = dict(teacher="mobilenet_v2", teacher_weights="random", teacher_input_size=0, student_widths=(8, 8, 16, 16),
                  batch_size=64, epochs=1, ca_start_epoch=1, device="cpu")
 
@@ -273,3 +276,13 @@ def test_simplex_grid_starts_with_equal_weights_and_sums_to_one():
     assert grid[0] == pytest.approx((1 / 3,) * 3)
     assert len(grid) == 1 + 15
     assert all(sum(w) == pytest.approx(1.0) and min(w) >= 0 for w in grid)
+
+
+def test_the_guide_examples_run_verbatim(capsys):
+    blocks = re.findall(r"<!-- ensemble-example -->\n```python\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    assert len(blocks) == 2
+    namespace: dict = {}
+    for code in blocks:
+        exec(compile(code, str(GUIDE), "exec"), namespace)  # noqa: S102 - the guide is this repository's own text
+    assert len(namespace["result"].fold_weights) == 3
+    assert "cross-validated weights" in capsys.readouterr().out
