@@ -15,7 +15,7 @@ numbers are a different row of a results table than the equal-weight ensemble's.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Literal
@@ -198,10 +198,10 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         Standard deviation in frames of the ``"gaussian"`` kernel; default ``window / 6``.
     cache_videos : bool, default=True
         With more than one member, decode each video file or frame folder once and hand the
-        frames in memory to every member instead of letting each re-read the file. During
-        ``fit`` all training videos are held in memory at once (Ped2's 16 training videos
-        take about 0.7 GB as RGB); scoring holds one video at a time. Set to False for
-        training footage too long for memory.
+        frames in memory to every member instead of letting each re-read the file. All the
+        videos of one ``fit`` or scoring call are then held in memory at once (Ped2's 16
+        training videos take about 0.7 GB as RGB). Set to False for footage too long for
+        memory.
     contamination : "auto" or float in (0, 0.5], default="auto"
         Expected share of abnormal training frames; sets ``offset_`` from the ensemble's
         training-frame scores.
@@ -329,7 +329,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         members = self._members()
         self.weights_ = _check_weights(self.weights, [name for name, _ in members])
         videos = self._shared(as_videos(X), len(members))
-        self.detectors_ = {name: clone(detector).fit(videos) for name, detector in members}
+        self.detectors_ = {name: clone(detector).fit(videos, y) for name, detector in members}
         training = self._training_member_scores(videos)
         self.mean_, self.scale_ = _zscore_scale(np.concatenate(training))
         self.training_frame_scores_ = self._combine(training, self.weights_)
@@ -346,26 +346,26 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         A member's ``training_frame_scores_`` (set by fitting) is reused; only a member without
         it scores the training videos.
         """
-        columns = []
-        for name, detector in self.detectors_.items():
+        def training_scores(detector: Any) -> list[np.ndarray]:
             scores = getattr(detector, "training_frame_scores_", None)
-            if scores is None:
-                scores = detector.score_frames(videos)
-            columns.append(_frames_of(name, scores, videos, "training frame scores"))
-        return [np.column_stack(per_video) for per_video in zip(*columns)]
+            return detector.score_frames(videos) if scores is None else scores
 
-    # -- scoring -------------------------------------------------------------------------
+        return self._member_matrices(videos, training_scores, "training frame scores")
+
     def _score_members(self, X: Any) -> list[np.ndarray]:
         """Every member's frame scores of ``X``, one (n_frames, n_members) matrix per video.
 
-        Videos are read one at a time and, with ``cache_videos``, decoded once for all members.
+        Each member scores all videos in one call, as it would alone (so extractors keep their
+        parallelism and boxes matched by video order stay right); with ``cache_videos`` the
+        videos are decoded once for all members.
         """
-        matrices = []
-        for video in self._shared(as_videos(X), len(self.detectors_)):
-            columns = [_frames_of(name, detector.score_frames([video]), [video], "frame scores")[0]
-                       for name, detector in self.detectors_.items()]
-            matrices.append(np.column_stack(columns))
-        return matrices
+        videos = self._shared(as_videos(X), len(self.detectors_))
+        return self._member_matrices(videos, lambda detector: detector.score_frames(videos), "frame scores")
+
+    def _member_matrices(self, videos: Sequence[Video], scores_of: Callable[[Any], Sequence[np.ndarray]],
+                         what: str) -> list[np.ndarray]:
+        columns = [_frames_of(name, scores_of(detector), videos, what) for name, detector in self.detectors_.items()]
+        return [np.column_stack(per_video) for per_video in zip(*columns)]
 
     def _combine(self, matrices: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
         return combine_member_scores(matrices, self.mean_, self.scale_, weights, self.smoothing, self.window, self.sigma)
@@ -445,11 +445,9 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         check_is_fitted(self)
         used = [(name, column) for column, name in enumerate(self.detectors_) if self.weights_[column] > 0]
         terms = [(self.mean_[c], self.scale_[c], self.weights_[c]) for _, c in used]
-        maps = []
-        for video in self._shared(as_videos(X), len(used)):
-            per_member = [self.detectors_[name].score_maps([video])[0] for name, _ in used]
-            maps.append(EnsembleScoreMaps(per_member, *zip(*terms)))
-        return maps
+        videos = self._shared(as_videos(X), len(used))
+        per_member = [self.detectors_[name].score_maps(videos) for name, _ in used]
+        return [EnsembleScoreMaps(list(maps), *zip(*terms)) for maps in zip(*per_member)]
 
 
 # ---------------------------------------------------------------------------------------

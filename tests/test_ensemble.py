@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, KFold, LeaveOneOut
 from sklearn.pipeline import make_pipeline
 
@@ -37,7 +38,7 @@ class ChannelMean(BaseDetector):
         self.fit_sources_ = [video.source for video in as_videos(X)]
 
     def _score_frames(self, X: Any) -> list[np.ndarray]:
-        self.n_scored_ = getattr(self, "n_scored_", 0) + 1
+        self.scored_batches_ = [*getattr(self, "scored_batches_", []), len(as_videos(X))]
         return [video.to_array()[..., self.channel].mean(axis=(1, 2)) for video in as_videos(X)]
 
 
@@ -105,7 +106,22 @@ def test_statistics_come_from_the_training_videos_not_from_the_scored_ones(fitte
 
 def test_members_training_scores_are_reused_not_recomputed(data):
     ensemble = DetectorEnsemble([("red", ChannelMean(0)), ("green", ChannelMean(1))]).fit(data[0].videos)
-    assert [det.n_scored_ for det in ensemble.detectors_.values()] == [1, 1]  # their own fit, nothing more
+    assert [det.scored_batches_ for det in ensemble.detectors_.values()] == [[2], [2]]  # their own fit, nothing more
+
+
+def test_each_member_scores_all_videos_in_one_call_as_it_would_alone(data):
+    # Members may depend on the batch (boxes matched to videos by order, parallel extraction).
+    ensemble = DetectorEnsemble([("red", ChannelMean(0)), ("green", ChannelMean(1))]).fit(data[0].videos)
+    ensemble.score_frames(data[1].videos)
+    assert [det.scored_batches_ for det in ensemble.detectors_.values()] == [[2, 3], [2, 3]]
+
+
+def test_frozen_members_are_used_as_fitted(fitted, data):
+    train, test = data
+    members = {name: clone(det).fit(train.videos) for name, det in fitted.detectors}
+    frozen = DetectorEnsemble([(name, FrozenEstimator(det)) for name, det in members.items()]).fit(train.videos)
+    assert all(frozen.detectors_[name].estimator is det for name, det in members.items())
+    np.testing.assert_allclose(frozen.score_samples(test.videos), fitted.score_samples(test.videos))
 
 
 def test_member_scores_and_combine_reproduce_score_frames_from_one_pass(fitted, data):
