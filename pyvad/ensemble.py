@@ -31,6 +31,7 @@ from pyvad.base import BaseDetector, check_frame_labels
 from pyvad.exceptions import InvalidVideoError
 from pyvad.metrics import make_video_scorer
 from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
+from pyvad.streaming import _fusion, _smoothing_span, temporal_context
 from pyvad.video import Video, as_videos
 
 __all__ = [
@@ -218,6 +219,10 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         Their standard deviation (1 for a member whose training scores are constant).
     training_frame_scores_ : list of ndarray
         Ensemble scores of the training videos (used for ``offset_``).
+    temporal_context_ : tuple of int
+        ``(past, future)`` frames read around a frame to score it (every member's context
+        and smoothing, plus the ensemble's smoothing), so that
+        :func:`pyvad.streaming.score_stream` gives the offline scores.
     offset_ : float
         Threshold of ``decision_function``, set from ``contamination``.
 
@@ -333,6 +338,17 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         training = self._training_member_scores(videos)
         self.mean_, self.scale_ = _zscore_scale(np.concatenate(training))
         self.training_frame_scores_ = self._combine(training, self.weights_)
+        self.temporal_context_ = self._temporal_context()
+
+    def _temporal_context(self) -> tuple[int, int]:
+        """Frames before and after ``t`` read to score ``t``, for :func:`pyvad.streaming.score_stream`.
+
+        Members smooth inside their own scoring, so each needs its context plus its filter's
+        span; the ensemble's own filter adds its span on top.
+        """
+        spans = [np.add(temporal_context(member), _smoothing_span(_fusion(member))) for member in self.detectors_.values()]
+        past, future = np.add(np.max(spans, axis=0), _smoothing_span(self))
+        return int(past), int(future)
 
     def _shared(self, videos: list[Video], n_members: int) -> list[Video]:
         """The videos every member reads: decoded once when several members read them (``cache_videos``)."""
@@ -408,6 +424,12 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
             What :meth:`score_frames` returns for the same videos.
         """
         check_is_fitted(self)
+        matrices = self._matrices(member_scores)
+        chosen = self.weights_ if weights is None else _check_weights(weights, list(self.detectors_))
+        return self._combine(matrices, chosen)
+
+    def _matrices(self, member_scores: Mapping[str, Sequence[np.ndarray]]) -> list[np.ndarray]:
+        """:meth:`member_scores` output as one (n_frames, n_members) matrix per video, checked."""
         names = list(self.detectors_)
         missing = [name for name in names if name not in member_scores]
         if missing:
@@ -420,8 +442,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
             if len({len(column) for column in columns}) != 1:
                 raise InvalidVideoError(f"member_scores of video {video} differ in length between detectors")
             matrices.append(np.column_stack(columns))
-        chosen = self.weights_ if weights is None else _check_weights(weights, names)
-        return self._combine(matrices, chosen)
+        return matrices
 
     def _members_have_maps(self) -> bool:
         return bool(self.detectors) and all(hasattr(detector, "score_maps") for _, detector in self.detectors)
@@ -561,8 +582,9 @@ def cross_validated_weights(
     ----------
     ensemble : DetectorEnsemble
         A fitted ensemble; its smoothing parameters are kept.
-    videos : sequence of videos
-        Labelled videos.
+    videos : sequence of videos, or mapping of str to list of ndarray
+        Labelled videos, or their members' scores as returned by
+        :meth:`DetectorEnsemble.member_scores` (then nothing is scored again).
     labels : list of array-like
         0/1 frame labels, one array per video.
     grid : iterable of array-like, optional
@@ -597,7 +619,7 @@ def cross_validated_weights(
     """
     check_is_fitted(ensemble)
     names = list(ensemble.detectors_)
-    matrices = ensemble._score_members(videos)
+    matrices = ensemble._matrices(videos) if isinstance(videos, Mapping) else ensemble._score_members(videos)
     y = check_frame_labels(labels, [len(matrix) for matrix in matrices])
     candidates = simplex_grid(len(names)) if grid is None else [list(weights) for weights in grid]
     if not candidates:

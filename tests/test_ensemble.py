@@ -19,6 +19,7 @@ from pyvad.ensemble import DetectorEnsemble, cross_validated_weights, simplex_gr
 from pyvad.methods import MotionBaselineDetector
 from pyvad.methods.cafe import CAFEDetector
 from pyvad.metrics import macro_auc, make_video_scorer
+from pyvad.streaming import score_stream
 from pyvad.synthetic import make_train_test
 from pyvad.video import as_videos, write_video
 
@@ -144,6 +145,14 @@ def test_smoothing_never_crosses_video_boundaries(fitted, data):
     smoothed = ensemble.combine(members)
     np.testing.assert_allclose(smoothed[1], ensemble.combine({"coarse": [quiet], "fine": [quiet]})[0])
     assert smoothed[0][-1] > smoothed[0][0]
+
+
+def test_streaming_an_ensemble_gives_its_offline_scores(data):
+    ensemble = two_baselines(smoothing="median", window=15).fit(data[0].videos)
+    assert ensemble.temporal_context_ == (1 + 4 + 7, 1 + 4 + 7)  # frame difference, members' window 9, own window 15
+    video = data[1].videos[0]
+    streamed = [frame.score for frame in score_stream(ensemble, video, hop=4)]
+    np.testing.assert_allclose(streamed, ensemble.score_frames([video])[0])
 
 
 def test_files_are_decoded_once_and_members_get_frames_in_memory(data, tmp_path):
@@ -277,6 +286,16 @@ def test_out_of_fold_scores_are_the_ensemble_with_each_folds_weights(fitted, dat
         members = {name: [result.member_scores[name][i] for i in fold] for name in result.member_scores}
         for index, want in zip(fold, fitted.combine(members, weights=[weights["coarse"], weights["fine"]])):
             np.testing.assert_allclose(result.frame_scores[index], want)
+
+
+def test_cv_reuses_member_scores_given_instead_of_videos(fitted, data):
+    test = data[1]
+    members = fitted.member_scores(test.videos)
+    from_videos = cross_validated_weights(fitted, test.videos, test.frame_labels, cv=3, inner_cv=2)
+    from_scores = cross_validated_weights(fitted, members, test.frame_labels, cv=3, inner_cv=2)
+    assert from_scores.fold_weights == from_videos.fold_weights
+    for a, b in zip(from_scores.frame_scores, from_videos.frame_scores):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_cv_rejects_bad_labels_and_grids(fitted, data):
