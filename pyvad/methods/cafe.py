@@ -40,6 +40,7 @@ from torch.utils.data import Dataset
 from pyvad.base import BaseDetector, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
+from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
@@ -50,6 +51,7 @@ from pyvad.video import as_videos
 __all__ = [
     "CAFEDetector",
     "CAFE_PRESETS",
+    "CAFEScorer",
     "TEACHER_LAYER_GROUPS",
     "cafe_event_scores",
     "cafe_loss_terms",
@@ -214,6 +216,50 @@ def _context_error(context: torch.Tensor, own: torch.Tensor, reduction: str) -> 
     return errors.view(n, k).mean(dim=1)
 
 
+class CAFEScorer(torch.nn.Module):
+    """Raw CAFE scores of event cubes: what :meth:`CAFEDetector.transform` runs and ``export`` writes.
+
+    Parameters
+    ----------
+    network : CAFENet
+        Trained student, alignments and decoders.
+    teacher : Teacher
+        The frozen teacher.
+    offsets : sequence of int
+        Temporal offsets of the cubes (must contain -1, 0, 1).
+    low_level : sequence of str
+        Low-level branches (``"patch"``, ``"flow"``).
+    reduction : {"sum", "mean"}
+        See :func:`cafe_event_scores`.
+
+    Notes
+    -----
+    ``forward(patches, flow=None)`` takes ``EventSet.patches`` ``(N, S, h, w, C)`` uint8 (and
+    ``EventSet.flow`` as float32 for LL-O) and returns the ``(N,)`` components ``kd``, ``ca``
+    (and ``lo``) as a tuple in :attr:`names` order.
+    """
+
+    def __init__(
+        self, network: CAFENet, teacher: Teacher, offsets: Sequence[int], low_level: Sequence[str], reduction: str
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.teacher = teacher
+        self.centre, self.context = _cube_positions(tuple(offsets))
+        self.low_level = tuple(low_level)
+        self.reduction = reduction
+        self.names = ("kd", "ca", "lo") if self.low_level else ("kd", "ca")
+
+    def forward(self, patches: torch.Tensor, flow: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        inputs = _split_cube(patches, flow, self.centre, self.context)
+        outputs = self.network(inputs["centre"], inputs["context"])
+        scores = cafe_event_scores(
+            outputs, list(self.teacher(inputs["centre"]).values()), _low_level_targets(inputs, self.low_level),
+            self.reduction,
+        )
+        return tuple(scores[name] for name in self.names)
+
+
 # ----------------------------------------------------------------------------- data
 
 
@@ -239,15 +285,30 @@ def _cube_positions(offsets: Sequence[int]) -> tuple[int, list[int]]:
     return offsets.index(0), [offsets.index(o) for o in _CONTEXT_OFFSETS]
 
 
+def _split_cube(
+    patches: torch.Tensor, flow: torch.Tensor | None, centre: int, context: list[int]
+) -> dict[str, torch.Tensor]:
+    """Cubes ``(n, S, h, w, C)`` (and flow ``(n, S, h, w, 2)``) -> ``centre (n, C, h, w)``,
+    ``context (n, 2, C, h, w)`` and the centre's ``flow (n, 2, h, w)``."""
+    cube = patches.permute(0, 1, 4, 2, 3)
+    item = {"centre": cube[:, centre], "context": cube[:, context]}
+    if flow is not None:
+        item["flow"] = flow[:, centre].permute(0, 3, 1, 2)
+    return item
+
+
+def _cube_arrays(events: EventSet, rows: Any, with_flow: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """uint8 cubes and (for LL-O) float32 flow of the events ``rows``, as tensors."""
+    patches = torch.from_numpy(np.ascontiguousarray(events.patches[rows]))
+    flow = torch.from_numpy(np.asarray(events.flow[rows], dtype=np.float32)) if with_flow else None
+    return patches, flow
+
+
 def _cube_tensors(
     events: EventSet, rows: np.ndarray, centre: int, context: list[int], with_flow: bool, squeeze: bool = False
 ) -> dict[str, torch.Tensor]:
     """uint8 tensors ``centre (n, C, h, w)``, ``context (n, 2, C, h, w)`` and float ``flow (n, 2, h, w)``."""
-    cube = torch.from_numpy(np.ascontiguousarray(events.patches[rows])).permute(0, 1, 4, 2, 3)
-    item = {"centre": cube[:, centre], "context": cube[:, context]}
-    if with_flow:
-        flow = np.asarray(events.flow[rows, centre], dtype=np.float32)
-        item["flow"] = torch.from_numpy(flow).permute(0, 3, 1, 2)
+    item = _split_cube(*_cube_arrays(events, rows, with_flow), centre, context)
     return {k: v[0] for k, v in item.items()} if squeeze else item
 
 
@@ -293,7 +354,7 @@ class _CAFEObjective:
 # ----------------------------------------------------------------------------- detector
 
 
-class CAFEDetector(FusedDetectorMixin, BaseDetector):
+class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     """CAFE: consistency-aware high-level feature distillation on object events.
 
     Every hyper-parameter left at ``None`` takes the value of ``preset`` (see
@@ -379,6 +440,10 @@ class CAFEDetector(FusedDetectorMixin, BaseDetector):
         Per-epoch logs of the trainer (``loss`` and the active terms ``kd``/``ca``/``lo``).
     n_train_events_ : int
         Events in the training EventSet.
+    event_offsets_ : tuple of int
+        Temporal offsets of the training event cubes.
+    n_channels_ : int
+        Channels of the training event patches.
     fusion_ : ScoreFusion
         Fitted fusion.
     training_frame_scores_ : list of ndarray
@@ -571,6 +636,8 @@ class CAFEDetector(FusedDetectorMixin, BaseDetector):
         events = self._training_events(X)
         self.n_train_events_ = len(events)
         self.patch_size_ = events.patch_size
+        self.event_offsets_ = tuple(int(o) for o in events.offsets)
+        self.n_channels_ = int(events.patches.shape[-1])
         self.teacher_ = self._build_teacher(self.config_["teacher_weights"])
         self.teacher_shapes_ = [tuple(s) for s in self.teacher_.feature_shapes(*self.patch_size_).values()]
         self.network_ = self._build_network()
@@ -661,27 +728,33 @@ class CAFEDetector(FusedDetectorMixin, BaseDetector):
             self.extractor_ = self.extractor_.fit()
         return self.extractor_
 
+    def _scorer(self, offsets: Sequence[int]) -> CAFEScorer:
+        config = self.config_
+        return CAFEScorer(self.network_, self.teacher_, offsets, config["low_level"], config["score_reduction"])
+
     @torch.no_grad()
     def _event_scores(self, events: EventSet) -> dict[str, np.ndarray]:
         """Raw ``kd``, ``ca`` (and ``lo``) of every event, in eval mode, in batches."""
         config = self.config_
         device = resolve_device(self.device)
-        teacher, network = self.teacher_.to(device).eval(), self.network_.to(device).eval()
-        centre, context = _cube_positions(events.offsets)
+        scorer = self._scorer(events.offsets).to(device).eval()
         with_flow = "flow" in config["low_level"]
-        columns: dict[str, list[np.ndarray]] = {}
+        columns: dict[str, list[np.ndarray]] = {name: [] for name in scorer.names}
         for start in range(0, len(events), config["batch_size"]):
-            rows = np.arange(start, min(start + config["batch_size"], len(events)))
-            inputs = {k: v.to(device) for k, v in _cube_tensors(events, rows, centre, context, with_flow).items()}
-            outputs = network(inputs["centre"], inputs["context"])
-            scores = cafe_event_scores(
-                outputs, list(teacher(inputs["centre"]).values()),
-                _low_level_targets(inputs, config["low_level"]), config["score_reduction"],
-            )
-            for name, value in scores.items():
-                columns.setdefault(name, []).append(value.double().cpu().numpy())
-        names = ("kd", "ca", "lo") if config["low_level"] else ("kd", "ca")
-        return {name: np.concatenate(columns[name]) if columns else np.empty(0) for name in names}
+            rows = slice(start, start + config["batch_size"])
+            inputs = [t.to(device) for t in _cube_arrays(events, rows, with_flow) if t is not None]
+            for name, value in zip(scorer.names, scorer(*inputs)):
+                columns[name].append(value.double().cpu().numpy())
+        return {name: np.concatenate(values) if values else np.empty(0) for name, values in columns.items()}
+
+    def _scoring_graph(self) -> ScoringGraph:
+        """The scorer on cubes of the fitted offsets and patch size (for :meth:`export`)."""
+        cube = (len(self.event_offsets_), *self.patch_size_)
+        inputs = {"patches": ("uint8", (*cube, self.n_channels_))}
+        if "flow" in self.config_["low_level"]:
+            inputs["flow"] = ("float32", (*cube, 2))
+        scorer = self._scorer(self.event_offsets_)
+        return ScoringGraph(scorer, inputs, scorer.names, event_table, extractor=self.extractor_)
 
     def transform(self, X: Any) -> ScoreTable:
         """Raw CAFE scores of every event.

@@ -27,7 +27,7 @@ from a fixed seed for every frame; ``"none"`` feeds every token.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -43,13 +43,14 @@ from torch.utils.data import Dataset
 from pyvad.base import BaseDetector, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
+from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, resolve_device, set_trainable
 
-__all__ = ["PRESETS", "MaskedAEDetector", "token_weights"]
+__all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
 
 _ARCHITECTURE = dict(encoder_dim=256, encoder_depth=3, encoder_heads=4, decoder_dim=128, decoder_depth=3,
                      decoder_heads=4, student_branch=1, student_depth=1, mlp_ratio=2.0, dropout=0.1,
@@ -144,7 +145,124 @@ def _unwrap(model: torch.nn.Module) -> CvTMaskedAutoEncoder:
     return getattr(model, "module", model)
 
 
-class MaskedAEDetector(FusedDetectorMixin, BaseDetector):
+class MaskedAEScorer(torch.nn.Module):
+    """Raw AED-MAE score maps of frame stacks: what :meth:`MaskedAEDetector.transform` runs and ``export`` writes.
+
+    Parameters
+    ----------
+    net : CvTMaskedAutoEncoder
+        The trained network (or a compiled wrapper of it).
+    keep : Tensor of shape (1, K), optional
+        Visible token positions at test time (``test_mask="fixed"``); None feeds every token.
+    reference : int
+        Position of the frame at offset 0 in a stack (the frame that is scored).
+    components : sequence of str
+        Outputs among ``"teacher_error"``, ``"ts_gap"``, ``"class_prob"``, in this order.
+    anomaly_maps : bool
+        Whether the network reconstructs an anomaly-map channel (all normal at test time).
+
+    Notes
+    -----
+    ``forward(patches)`` takes ``FrameEvents.patches`` ``(N, S, h, w, C)`` uint8 and returns,
+    in ``components`` order, per-token maps ``(N, gh, gw)`` of the teacher error and the
+    teacher-student gap, and the class probability ``(N,)``.
+    """
+
+    def __init__(
+        self, net: torch.nn.Module, keep: torch.Tensor | None, reference: int, components: Sequence[str],
+        anomaly_maps: bool,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("keep", keep, persistent=False)
+        self.reference = reference
+        self.names = tuple(components)
+        self.anomaly_maps = anomaly_maps
+        inner = _unwrap(net)
+        self.grid, self.patch_size = tuple(inner.grid), inner.patch_size
+
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        b, s, h, w, c = patches.shape
+        images = patches.permute(0, 1, 4, 2, 3).reshape(b, s * c, h, w)
+        keep = None if self.keep is None else self.keep.expand(b, -1)
+        out = self.net(_to_unit(images), keep)
+        clean = _to_unit(images[:, self.reference * c : (self.reference + 1) * c])
+        target = torch.cat([clean, clean.new_zeros(b, 1, h, w)], dim=1) if self.anomaly_maps else clean
+        teacher = out["teacher"].float()
+        maps = {"teacher_error": teacher - patchify(target, self.patch_size)}
+        if "ts_gap" in self.names:
+            maps["ts_gap"] = teacher - out["student"].float()
+        scores = {name: value.pow(2).mean(-1).reshape(-1, *self.grid) for name, value in maps.items()}
+        if "class_prob" in self.names:
+            scores["class_prob"] = torch.sigmoid(out["logit"].float())
+        return tuple(scores[name] for name in self.names)
+
+
+def _filtered(values: np.ndarray, sigma_spatial: float, sigma_temporal: float) -> np.ndarray:
+    """3-D Gaussian filter of one video's token maps (T, gh, gw), or temporal of (T,)."""
+    sigma = (sigma_temporal,) + (sigma_spatial,) * (values.ndim - 1)
+    return ndimage.gaussian_filter(values, sigma=sigma, mode="nearest") if any(sigma) else values
+
+
+def video_component_maps(
+    outputs: Mapping[str, np.ndarray], events: EventSet, sigma_spatial: float, sigma_temporal: float
+) -> list[dict[str, np.ndarray]]:
+    """Per video (in order), the filtered component maps of its frames, in frame order.
+
+    Parameters
+    ----------
+    outputs : mapping of str to ndarray
+        :class:`MaskedAEScorer` outputs of every event: maps ``(N, gh, gw)`` or values ``(N,)``.
+    events : EventSet
+        The scored frame events.
+    sigma_spatial, sigma_temporal : float
+        Standard deviations of the 3-D Gaussian filter (tokens, frames); 0 switches an axis off.
+
+    Returns
+    -------
+    list of dict of str to ndarray
+    """
+    videos = []
+    for video in range(events.n_videos):
+        rows = np.flatnonzero(events.video_ids == video)
+        order = rows[np.argsort(events.frame_indices[rows], kind="stable")]
+        videos.append({
+            name: _filtered(np.asarray(values, dtype=np.float64)[order], sigma_spatial, sigma_temporal)
+            for name, values in outputs.items()
+        })
+    return videos
+
+
+def frame_table(
+    outputs: Mapping[str, np.ndarray], events: EventSet, sigma_spatial: float, sigma_temporal: float
+) -> ScoreTable:
+    """AED-MAE post-processing: filtered component maps reduced to one row per frame.
+
+    Parameters
+    ----------
+    outputs, events, sigma_spatial, sigma_temporal
+        See :func:`video_component_maps`.
+
+    Returns
+    -------
+    ScoreTable
+        Frame-level components: the frame maximum of each filtered map, and the
+        temporally filtered class probability.
+    """
+    maps = video_component_maps(outputs, events, sigma_spatial, sigma_temporal)
+    scores = {
+        name: [m[name].reshape(len(m[name]), -1).max(axis=1) if m[name].ndim > 1 else m[name] for m in maps]
+        for name in outputs
+    }
+    table = ScoreTable.from_frame_scores(scores, video_names=list(events.video_names))
+    return ScoreTable(
+        {name: table[name] for name in table.components}, video_ids=table.video_ids,
+        frame_indices=table.frame_indices, n_frames=table.n_frames, video_names=table.video_names,
+        frame_sizes=[tuple(s) for s in events.frame_sizes],
+    )
+
+
+class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     """AED-MAE: self-distilled CvT masked auto-encoder on whole frames (Ristea et al., CVPR 2024).
 
     Every parameter left at None takes the value of ``preset`` (see :data:`PRESETS` and
@@ -568,53 +686,31 @@ class MaskedAEDetector(FusedDetectorMixin, BaseDetector):
         dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
-    def _batches(self, events: EventSet) -> Iterator[torch.Tensor]:
-        """Input tensors (uint8, (B, S*C, h, w)) of consecutive events."""
-        step = self.inference_batch_size
-        for start in range(0, len(events), step):
-            stack = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + step]))
-            b, s, h, w, c = stack.shape
-            yield stack.permute(0, 1, 4, 2, 3).reshape(b, s * c, h, w)
+    def _scorer(self, net: torch.nn.Module, offsets: Sequence[int]) -> MaskedAEScorer:
+        reference = offsets.index(0) if 0 in offsets else 0
+        return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"])
 
     @torch.inference_mode()
     def _token_scores(self, events: EventSet) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
         device = resolve_device(self.device)
-        net = self._scoring_net(device)
-        reference = events.offsets.index(0) if 0 in events.offsets else 0
-        channels = events.patches.shape[-1]
-        grid, patch = self.net_.grid, self.net_.patch_size
-        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.components_}
-        for images in self._batches(events):
-            images = images.to(device)
-            keep = None if self.test_keep_ is None else self.test_keep_.to(device).expand(len(images), -1)
+        scorer = self._scorer(self._scoring_net(device), events.offsets).to(device)
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
+        for start in range(0, len(events), self.inference_batch_size):
+            patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + self.inference_batch_size]))
             with self._autocast(device):
-                out = net(_to_unit(images), keep)
-            clean = _to_unit(images[:, reference * channels : (reference + 1) * channels])
-            target = patchify(self._target(clean, clean.new_zeros(len(clean), 1, *clean.shape[2:])), patch)
-            teacher = out["teacher"].float()
-            parts["teacher_error"].append((teacher - target).pow(2).mean(-1).reshape(-1, *grid).cpu())
-            if "ts_gap" in parts:
-                parts["ts_gap"].append((teacher - out["student"].float()).pow(2).mean(-1).reshape(-1, *grid).cpu())
-            if "class_prob" in parts:
-                parts["class_prob"].append(torch.sigmoid(out["logit"].float()).cpu())
+                outputs = scorer(patches.to(device))
+            for name, value in zip(scorer.names, outputs):
+                parts[name].append(value.cpu())
         return {name: torch.cat(values).numpy().astype(np.float64) for name, values in parts.items()}
 
-    def _filtered(self, values: np.ndarray) -> np.ndarray:
-        """3-D Gaussian filter of one video's token maps (T, gh, gw), or temporal of (T,)."""
-        spatial, temporal = self.config_["filter_sigma_spatial"], self.config_["filter_sigma_temporal"]
-        sigma = (temporal,) + (spatial,) * (values.ndim - 1)
-        return ndimage.gaussian_filter(values, sigma=sigma, mode="nearest") if any(sigma) else values
+    def _sigmas(self) -> dict[str, float]:
+        return {"sigma_spatial": self.config_["filter_sigma_spatial"],
+                "sigma_temporal": self.config_["filter_sigma_temporal"]}
 
     def _video_maps(self, events: EventSet) -> list[dict[str, np.ndarray]]:
         """Per video (in order), the filtered component maps of its frames."""
-        raw = self._token_scores(events)
-        videos = []
-        for video in range(events.n_videos):
-            rows = np.flatnonzero(events.video_ids == video)
-            order = rows[np.argsort(events.frame_indices[rows], kind="stable")]
-            videos.append({name: self._filtered(values[order]) for name, values in raw.items()})
-        return videos
+        return video_component_maps(self._token_scores(events), events, **self._sigmas())
 
     def transform(self, X: Any) -> ScoreTable:
         """Raw AED-MAE score components of every frame.
@@ -634,17 +730,15 @@ class MaskedAEDetector(FusedDetectorMixin, BaseDetector):
             probability, with the class head).
         """
         events = self._events(X, training=False)
-        maps = self._video_maps(events)
-        scores = {
-            name: [m[name].reshape(len(m[name]), -1).max(axis=1) if m[name].ndim > 1 else m[name] for m in maps]
-            for name in self.components_
-        }
-        table = ScoreTable.from_frame_scores(scores, video_names=list(events.video_names))
-        return ScoreTable(
-            {name: table[name] for name in table.components}, video_ids=table.video_ids,
-            frame_indices=table.frame_indices, n_frames=table.n_frames, video_names=table.video_names,
-            frame_sizes=[tuple(s) for s in events.frame_sizes],
-        )
+        return frame_table(self._token_scores(events), events, **self._sigmas())
+
+    def _scoring_graph(self) -> ScoringGraph:
+        """The scorer on frame stacks of the fitted size (for :meth:`export`); filtering stays outside."""
+        offsets = self.config_["offsets"]
+        shape = (len(offsets), *self.config_["image_size"], self.net_kwargs_["in_channels"] // len(offsets))
+        scorer = self._scorer(self.net_, offsets)
+        extractor = clone(self.extractor_).set_params(motion=None)
+        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, frame_table, self._sigmas(), extractor)
 
     def score_maps(self, X: Any) -> list[np.ndarray]:
         """Pixel anomaly maps (Eq. 6 after 3-D filtering), at the size of the input frames.

@@ -36,6 +36,7 @@ from torch.utils.data import Dataset
 from pyvad.base import BaseDetector, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
+from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.unet import UNetPredictor
@@ -48,7 +49,7 @@ from pyvad.training import (
 )
 from pyvad.video import as_videos
 
-__all__ = ["OFFSETS", "PRESETS", "PKGNetDetector"]
+__all__ = ["OFFSETS", "PRESETS", "PKGNetDetector", "PKGNetScorer"]
 
 #: Temporal offsets of an event cube: four previous crops (input) and the crop at t (target).
 OFFSETS = (-4, -3, -2, -1, 0)
@@ -187,6 +188,46 @@ class _StudentTeacher(nn.Module):
         return self.student(inputs)
 
 
+class PKGNetScorer(nn.Module):
+    """Raw PKG-Net scores of object cubes: what :meth:`PKGNetDetector.transform` runs and ``export`` writes.
+
+    Parameters
+    ----------
+    student : UNetPredictor
+        The trained predictor.
+    teacher : Teacher or None
+        The frozen teacher (None for ``architecture="ae"``).
+    names : sequence of str
+        Components to return: ``"pred"`` and/or ``"kd_block<b>"``.
+    levels, taps : sequence
+        Student level and teacher tap of every distilled block, in ``kd_block`` order.
+
+    Notes
+    -----
+    ``forward(patches)`` takes ``EventSet.patches`` ``(N, T, h, w, C)`` uint8 and returns the
+    ``(N,)`` components as a tuple in ``names`` order.
+    """
+
+    def __init__(
+        self, student: UNetPredictor, teacher: Teacher | None, names: Sequence[str], levels: Sequence[int],
+        taps: Sequence[str],
+    ) -> None:
+        super().__init__()
+        self.student = student
+        self.teacher = teacher
+        self.names = tuple(names)
+        self.blocks = list(zip(levels, taps))
+
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        inputs, target = _split_cube(patches)
+        prediction, features = self.student(inputs)
+        scores = [((prediction - target) ** 2).flatten(1).mean(dim=1)] if "pred" in self.names else []
+        if self.teacher is not None:
+            taught = self.teacher(target)
+            scores += [inconsistency(features[level], taught[tap]) for level, tap in self.blocks]
+        return tuple(scores)
+
+
 class _PKGNetLoss:
     """``L = w_e MSE + w_g gradient + w_c mean over blocks of the inconsistency`` (Eq. 5)."""
 
@@ -218,7 +259,7 @@ class _PKGNetLoss:
 # ----------------------------------------------------------------------------- estimator
 
 
-class PKGNetDetector(FusedDetectorMixin, BaseDetector):
+class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     """Prior Knowledge Guided Network: future-object prediction distilled from a teacher.
 
     Every parameter left at ``None`` takes the value of ``preset`` (see :data:`PRESETS`);
@@ -469,10 +510,11 @@ class PKGNetDetector(FusedDetectorMixin, BaseDetector):
         videos = as_videos(X)
         if not videos:
             raise InvalidVideoError("PKGNetDetector got no videos")
-        extractor = self.extractor if self.extractor is not None else MotionForeground(
-            PRESETS[self.preset]["foreground"], offsets=OFFSETS, patch_size=32
-        )
+        extractor = self.extractor if self.extractor is not None else self._default_extractor()
         return clone(extractor).fit(videos).transform(videos)
+
+    def _default_extractor(self) -> MotionForeground:
+        return MotionForeground(PRESETS[self.preset]["foreground"], offsets=OFFSETS, patch_size=32)
 
     def _check_events(self, events: EventSet, depth: int) -> None:
         offsets = events.offsets
@@ -661,25 +703,27 @@ class PKGNetDetector(FusedDetectorMixin, BaseDetector):
         events = self._events(X)
         return self.fit(events).transform(events)
 
+    def _scorer(self) -> PKGNetScorer:
+        names = _component_names(self.config_["architecture"], self.config_["kd_blocks"])
+        return PKGNetScorer(self.student_, self.teacher_, names, self._student_taps(), self.teacher_taps_)
+
     @torch.no_grad()
     def _raw_scores(self, events: EventSet) -> dict[str, np.ndarray]:
         device = resolve_device(self.device)
-        student = self.student_.to(device).eval()
-        teacher = self.teacher_.to(device).eval() if self.teacher_ is not None else None
-        architecture = self.config_["architecture"]
-        names = _component_names(architecture, self.config_["kd_blocks"])
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        scorer = self._scorer().to(device).eval()
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in scorer.names}
         for start in range(0, len(events), _SCORE_BATCH):
             cubes = torch.from_numpy(np.ascontiguousarray(events.patches[start:start + _SCORE_BATCH])).to(device)
-            inputs, target = _split_cube(cubes)
-            prediction, features = student(inputs)
-            if "pred" in parts:
-                parts["pred"].append(((prediction - target) ** 2).flatten(1).mean(dim=1).cpu().numpy())
-            if teacher is not None:
-                taught = teacher(target)
-                for level, tap, block in zip(self._student_taps(), self.teacher_taps_, self.config_["kd_blocks"]):
-                    parts[f"kd_block{block}"].append(inconsistency(features[level], taught[tap]).cpu().numpy())
+            for name, value in zip(scorer.names, scorer(cubes)):
+                parts[name].append(value.cpu().numpy())
         return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
+
+    def _scoring_graph(self) -> ScoringGraph:
+        """The scorer on cubes of the fitted length, patch size and channels (for :meth:`export`)."""
+        scorer = self._scorer()
+        shape = (self.n_context_ + 1, *self.patch_size_, self.n_channels_)
+        extractor = self.extractor if self.extractor is not None else self._default_extractor()
+        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, event_table, extractor=extractor)
 
 
 def _component_names(architecture: str, blocks: Sequence[int]) -> list[str]:

@@ -194,9 +194,10 @@ class CvTAttention(nn.Module):
     def forward(self, x: torch.Tensor, grid: tuple[int, int], keep: torch.Tensor | None) -> torch.Tensor:
         """``x`` (B, 1 + K, D) with [CLS] first; ``keep`` the grid positions of the K tokens."""
         b, length, d = x.shape
-        inputs = x.new_empty(3, b, length, d)
-        inputs[:, :, :1] = x[:, :1]  # the [CLS] token skips the convolutions
-        inputs[:, :, 1:] = self.conv(x[:, 1:], grid, keep).permute(2, 0, 1, 3)
+        # The [CLS] token skips the convolutions. (Concatenated, not written into a buffer, so a
+        # traced graph keeps a dynamic batch.)
+        spatial = self.conv(x[:, 1:], grid, keep).permute(2, 0, 1, 3)
+        inputs = torch.cat([x[:, :1].unsqueeze(0).expand(3, -1, -1, -1), spatial], dim=2)
         qkv = torch.baddbmm(self.qkv_bias, inputs.reshape(3, b * length, d), self.qkv_weight.transpose(1, 2))
         q, k, v = qkv.reshape(3, b, length, self.heads, d // self.heads).transpose(2, 3)
         out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)

@@ -1,0 +1,148 @@
+"""Deployment export: exported graphs score frames like the PyTorch path, for every detector and format.
+
+Detectors are tiny (random teachers asked for by name, 8-channel students, one epoch) and
+videos synthetic; what is checked is that the graph plus the numpy steps around it give the
+same frame scores as ``det.score_samples``, not the quality of the scores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from pyvad.exceptions import ModelFileError
+from pyvad.export import ExportedDetector
+from pyvad.methods.cafe import CAFEDetector
+from pyvad.methods.maskedae import MaskedAEDetector
+from pyvad.methods.pkgnet import PKGNetDetector
+from pyvad.synthetic import make_train_test
+
+TOLERANCE = 1e-4
+HAS_ONNX = all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnxscript"))
+DEPLOYMENT_PAGE = Path(__file__).resolve().parents[1] / "docs" / "deployment.md"
+
+DETECTORS = {
+    "cafe": lambda: CAFEDetector(
+        "fast", teacher="resnet9_cifar", teacher_weights="random", teacher_input_size=0, student_widths=(8, 8, 8, 8),
+        low_level=("patch",), epochs=1, ca_start_epoch=0, batch_size=64, device="cpu", random_state=0,
+    ),
+    "pkgnet": lambda: PKGNetDetector(
+        "fast", teacher="resnet18", teacher_weights="random", width=8, epochs=1, batch_size=64, device="cpu",
+        random_state=0,
+    ),
+    "maskedae": lambda: MaskedAEDetector(
+        "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0,
+        architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2),
+    ),
+}
+FORMATS = [
+    pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="onnx extra not installed")),
+    "torchscript",
+]
+
+
+@pytest.fixture(scope="module")
+def videos():
+    return make_train_test(n_train=2, n_test=2, n_frames=16, frame_size=(48, 64), anomalies=("size",), random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(videos):
+    train, _ = videos
+    return {name: make().fit(train.videos) for name, make in DETECTORS.items()}
+
+
+@pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.parametrize("method", sorted(DETECTORS))
+def test_exported_frame_scores_match_the_pytorch_path(fitted, videos, tmp_path, method, format):
+    detector, test = fitted[method], videos[1]
+    path = detector.export(tmp_path / f"{method}.graph", format=format)
+    # An odd batch size runs the dynamic batch axis with full and partial batches.
+    exported = ExportedDetector(path, batch_size=5)
+    expected = detector.score_samples(test.videos)
+    got = exported.score_samples(test.videos)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() < TOLERANCE
+    assert np.array_equal(exported.predict(test.videos), detector.predict(test.videos))
+
+
+def test_the_sidecar_describes_inputs_outputs_and_the_numpy_steps(fitted, tmp_path):
+    detector = fitted["cafe"]
+    path = detector.export(tmp_path / "cafe.pt", format="torchscript")
+    spec = json.loads((tmp_path / "cafe.pt.json").read_text())
+    assert spec["graph_format"] == "torchscript" and spec["graph_file"] == "cafe.pt"
+    assert spec["inputs"] == {"patches": {"dtype": "uint8", "shape": [None, 3, 32, 32, 3]}}
+    assert spec["outputs"] == ["kd", "ca", "lo"]
+    assert spec["postprocess"]["function"] == "pyvad.export:event_table"
+    assert spec["fusion"]["state"]["mean_"] == detector.fusion_.mean_.tolist()
+    assert spec["fusion"]["params"]["smoothing"] == "moving_average"
+    assert spec["offset"] == detector.offset_
+    assert spec["extractor"]["class"] == "pyvad.foreground.motion:MotionForeground"
+    assert path == tmp_path / "cafe.pt"
+
+
+def test_exported_detector_scores_an_event_set_like_videos(fitted, videos, tmp_path):
+    detector, test = fitted["pkgnet"], videos[1]
+    exported = ExportedDetector(detector.export(tmp_path / "pkgnet.pt", format="torchscript"))
+    events = exported.events(test.videos)
+    assert [s.tolist() for s in exported.score_frames(events)] == [s.tolist() for s in exported.score_frames(test.videos)]
+    raw = exported.run(patches=events.patches[:3])
+    assert sorted(raw) == ["kd_block1", "kd_block2", "pred"] and raw["pred"].shape == (3,)
+
+
+def test_export_of_an_unfitted_detector_raises_not_fitted(tmp_path):
+    with pytest.raises(NotFittedError):
+        DETECTORS["pkgnet"]().export(tmp_path / "model.pt", format="torchscript")
+
+
+@pytest.mark.parametrize(("target", "format", "error", "match"), [
+    ("model.bin", "tflite", ValueError, "format must be one of"),
+    (".", "torchscript", ValueError, "is a folder"),
+    (3, "torchscript", TypeError, "str or path-like"),
+])
+def test_export_rejects_a_bad_format_or_path(fitted, tmp_path, target, format, error, match):
+    target = tmp_path / target if isinstance(target, str) else target
+    with pytest.raises(error, match=match):
+        fitted["cafe"].export(target, format=format)
+
+
+def test_a_failed_export_leaves_the_previous_files_untouched(fitted, tmp_path, monkeypatch):
+    path = fitted["pkgnet"].export(tmp_path / "model.pt", format="torchscript")
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("pyvad.persistence.os.replace", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        fitted["maskedae"].export(path, format="torchscript")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.pt.json"]
+
+
+def test_loading_needs_the_sidecar_and_refuses_a_foreign_one(fitted, tmp_path):
+    path = fitted["pkgnet"].export(tmp_path / "model.pt", format="torchscript")
+    sidecar = tmp_path / "model.pt.json"
+    sidecar.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ModelFileError, match="not a pyvad export sidecar"):
+        ExportedDetector(path)
+    sidecar.unlink()
+    with pytest.raises(FileNotFoundError, match="sidecar"):
+        ExportedDetector(path)
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="onnx extra not installed")
+def test_the_deployment_page_example_runs_verbatim(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", DEPLOYMENT_PAGE.read_text(), flags=re.S)
+    assert blocks, "docs/deployment.md has no python example"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(DEPLOYMENT_PAGE), "exec"), namespace)
+    assert np.abs(namespace["frame_scores"] - (-namespace["det"].score_samples(namespace["test"].videos))).max() < TOLERANCE
