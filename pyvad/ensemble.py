@@ -254,7 +254,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
 
     _parameter_constraints: dict = {
         **BaseDetector._parameter_constraints,
-        "detectors": [list, tuple, None],
+        "detectors": [list, None],
         "weights": ["array-like", None],
         "smoothing": [StrOptions(set(SMOOTHING_METHODS)), None],
         "window": [Interval(Integral, 1, None, closed="left")],
