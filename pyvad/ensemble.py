@@ -197,6 +197,11 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         Filter length in frames.
     sigma : float, optional
         Standard deviation in frames of the ``"gaussian"`` kernel; default ``window / 6``.
+    device : str, optional
+        Device of every member that has a ``device`` parameter (``"cpu"``, ``"cuda"``,
+        ``"auto"`` ...), set on the members at ``fit`` and, when changed later with
+        ``set_params``, on the fitted members too, so ``pyvad.load(path, device="cpu")``
+        scores a GPU-trained ensemble on a CPU. ``None``: members keep their own.
     cache_videos : bool, default=True
         With more than one member, decode each video file or frame folder once and hand the
         frames in memory to every member instead of letting each re-read the file. All the
@@ -259,6 +264,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         "smoothing": [StrOptions(set(SMOOTHING_METHODS)), None],
         "window": [Interval(Integral, 1, None, closed="left")],
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
+        "device": [str, None],
         "cache_videos": ["boolean"],
     }
 
@@ -270,6 +276,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         smoothing: Literal["moving_average", "median", "gaussian"] | None = None,
         window: int = 9,
         sigma: float | None = None,
+        device: str | None = None,
         cache_videos: bool = True,
         contamination: str | float = "auto",
     ) -> None:
@@ -278,6 +285,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         self.smoothing = smoothing
         self.window = window
         self.sigma = sigma
+        self.device = device
         self.cache_videos = cache_videos
         self.contamination = contamination
 
@@ -299,6 +307,8 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
     def set_params(self, **params: Any) -> DetectorEnsemble:
         """Set parameters; ``name`` replaces a member, ``name__param`` sets a member's parameter.
 
+        Setting ``device`` on a fitted ensemble also moves its fitted members.
+
         Parameters
         ----------
         **params
@@ -309,7 +319,16 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         self : DetectorEnsemble
         """
         self._set_params("detectors", **params)
+        if "device" in params and hasattr(self, "detectors_"):
+            for member in self.detectors_.values():
+                self._place(member)
         return self
+
+    def _place(self, member: Any) -> Any:
+        """``member`` with its ``device`` parameter set to the ensemble's ``device`` (when both exist)."""
+        if self.device is not None and "device" in member.get_params(deep=False):
+            member.set_params(device=self.device)
+        return member
 
     def _members(self) -> list[tuple[str, Any]]:
         """The ``detectors`` parameter, checked: named, unique, each with ``fit`` and ``score_frames``."""
@@ -334,7 +353,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         members = self._members()
         self.weights_ = _check_weights(self.weights, [name for name, _ in members])
         videos = self._shared(as_videos(X), len(members))
-        self.detectors_ = {name: clone(detector).fit(videos, y) for name, detector in members}
+        self.detectors_ = {name: self._place(clone(detector)).fit(videos, y) for name, detector in members}
         training = self._training_member_scores(videos)
         self.mean_, self.scale_ = _zscore_scale(np.concatenate(training))
         self.training_frame_scores_ = self._combine(training, self.weights_)

@@ -177,6 +177,14 @@ def test_set_params_reaches_members_and_clone_keeps_parameters(fitted):
     assert isinstance(copy.detectors[1][1], ChannelMean)
 
 
+def test_device_is_set_on_members_that_have_one(data):
+    members = [("cafe", CAFEDetector("fast", **CAFE_TINY)), ("red", ChannelMean(0))]
+    ensemble = DetectorEnsemble(members, device="gpu7")
+    with pytest.raises(ValueError, match="gpu7"):  # reached the CAFE member (which rejects it) before any training
+        ensemble.fit(data[0].videos)
+    assert members[0][1].device == "cpu"  # the user's member is left as it was
+
+
 def test_works_inside_a_pipeline(fitted, data):
     train, test = data
     pipe = make_pipeline(clone(fitted)).fit(train.videos)
@@ -201,9 +209,10 @@ def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
 
 def test_a_deep_member_round_trips_and_maps_are_the_weighted_z_scored_member_maps(data, tmp_path):
     train, test = data
-    members = [("cafe", CAFEDetector("fast", **CAFE_TINY, random_state=0)), ("red", ChannelMaps(0))]
+    members = [("cafe", CAFEDetector("fast", **{**CAFE_TINY, "device": "auto"}, random_state=0)), ("red", ChannelMaps(0))]
     ensemble = DetectorEnsemble(members, weights=[3, 1]).fit(train.videos)
-    loaded = pyvad.load(ensemble.save(tmp_path / "deep.pyvad"), trusted_classes=[ChannelMaps])
+    loaded = pyvad.load(ensemble.save(tmp_path / "deep.pyvad"), trusted_classes=[ChannelMaps], device="cpu")
+    assert loaded.detectors_["cafe"].device == "cpu" and ensemble.detectors_["cafe"].device == "auto"
     np.testing.assert_allclose(loaded.score_samples(test.videos), ensemble.score_samples(test.videos), atol=1e-6)
     maps = ensemble.score_maps(test.videos[:1])[0]
     assert maps.shape == (len(test.videos[0]), 32, 48)
