@@ -76,6 +76,22 @@ def test_feature_alignment_is_identity_for_equal_shapes_and_resizes_otherwise():
     assert FeatureAlignment((64, 16, 16), (24, 32, 32))(x).shape == (2, 24, 32, 32)
 
 
+def test_feature_alignment_reaches_negative_teacher_features_when_only_the_size_differs():
+    # the fast preset's first tap: student layer2 (32, 16, 16) after ReLU vs MobileNetV2 features.6 (32, 8, 8),
+    # a linear bottleneck with negative values; pooling alone could never get below zero
+    torch.manual_seed(0)
+    align = FeatureAlignment((32, 16, 16), (32, 8, 8))
+    source = torch.rand(16, 32, 16, 16)
+    target = -torch.nn.functional.avg_pool2d(source, 2)
+    optimizer = torch.optim.Adam(align.parameters(), lr=0.05)
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = torch.mean((align(source) - target) ** 2)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05 * torch.mean(target**2).item()
+
+
 def test_low_level_decoder_reconstructs_patch_sized_output():
     assert LowLevelDecoder(128, 3, output_size=(24, 24))(torch.zeros(2, 128, 1, 1)).shape == (2, 3, 24, 24)
 

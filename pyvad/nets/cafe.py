@@ -98,9 +98,12 @@ class CAFEStudent(nn.Module):
 class FeatureAlignment(nn.Module):
     """Map a student feature of shape ``source`` onto a teacher feature of shape ``target``.
 
-    Identity when the shapes agree (CAFE's CIFAR ResNet-34 teacher); otherwise a 1x1
-    convolution when the channels differ, then adaptive average pooling (student map
-    larger) or bilinear resizing (smaller) to the teacher's spatial size.
+    Identity when the shapes agree (CAFE's CIFAR ResNet-34 teacher); otherwise a learned
+    1x1 convolution, then adaptive average pooling (student map larger) or bilinear
+    resizing (smaller) to the teacher's spatial size. The convolution is kept even when
+    only the spatial size differs: the student's features are post-ReLU, so without it
+    they could never match a teacher feature that takes negative values (MobileNetV2's
+    linear bottlenecks, for instance).
 
     Parameters
     ----------
@@ -113,9 +116,8 @@ class FeatureAlignment(nn.Module):
         self.size = (int(target[1]), int(target[2]))
         self.enlarge = source[1] < target[1] or source[2] < target[2]
         self.resize = tuple(source[1:]) != tuple(target[1:])
-        self.project = (
-            nn.Identity() if source[0] == target[0] else nn.Conv2d(int(source[0]), int(target[0]), kernel_size=1)
-        )
+        same_shape = tuple(source) == tuple(target)
+        self.project = nn.Identity() if same_shape else nn.Conv2d(int(source[0]), int(target[0]), kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The aligned feature ``(N, *target)``."""
