@@ -12,8 +12,9 @@ import numpy as np
 from _common import REPO
 
 PLOTS_DIR = REPO / "benchmarks" / "plots"
-METHOD_ORDER = ("ensemble", "pkgnet", "cafe", "maskedae", "baseline")
+METHOD_ORDER = ("ensemble_cv", "ensemble", "pkgnet", "cafe", "maskedae", "baseline")
 CLASS_NAMES = {
+    "ensemble_cv": "DetectorEnsemble + cross_validated_weights",
     "ensemble": "DetectorEnsemble(cafe, pkgnet, maskedae)",
     "pkgnet": "PKGNetDetector",
     "cafe": "CAFEDetector",
@@ -33,6 +34,7 @@ FAST_DIFFERENCES = {
     "cafe": "6 of 50 epochs, 64 px teacher input, student not converged",
     "pkgnet": "5 of 120 epochs on 10k objects, 8-channel student",
     "maskedae": "40x80 input (paper 80x160), few epochs, synthetic anomalies without UBnormal",
+    "ensemble_cv": "uses test labels: weights per video chosen on the other test videos (nested leave-videos-out CV)",
     "ensemble": "equal weights on training-z-scored fast members",
     "baseline": "weight-free floor, not a paper method",
 }

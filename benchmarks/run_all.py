@@ -111,31 +111,65 @@ def describe_weights(detector: Any) -> str:
     return "none (trained from scratch)" if config else "none (weight-free)"
 
 
-def score_test(detector: Any, videos: list, with_maps: bool) -> tuple[list[np.ndarray], float, Any]:
-    """Frame scores of the test videos, their wall time, and pixel maps when asked (not timed)."""
+def score_test(detector: Any, videos: list, with_maps: bool) -> tuple[list[np.ndarray], float, Any, Any]:
+    """Frame scores of the test videos, their wall time, pixel maps when asked (not timed) and,
+    for the ensemble, its members' scores (from the same pass)."""
     from pyvad.fusion import FusedDetectorMixin
 
     start = time.perf_counter()
-    table = None
+    table = members = None
     if isinstance(detector, FusedDetectorMixin):
         table = detector.transform(videos)
         scores = detector.fusion_.score_frames(table)
+    elif hasattr(detector, "member_scores"):
+        members = detector.member_scores(videos)
+        scores = detector.combine(members)
     else:
         scores = detector.score_frames(videos)
     seconds = time.perf_counter() - start
     maps = None
     if with_maps and hasattr(detector, "score_maps"):
         maps = detector.score_maps(table if table is not None and table.level == "event" else videos)
-    return scores, seconds, maps
+    return scores, seconds, maps, members
+
+
+def evaluate_scores(test: Any, scores: list[np.ndarray], maps: Any = None) -> dict[str, float]:
+    """Frame metrics, plus RBDC/TBDC when pixel maps are given."""
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    from pyvad.metrics import evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # Ped2 has all-abnormal test videos
+        if maps is None:
+            return evaluate(test.frame_labels, scores)
+        return evaluate(test.frame_labels, scores, masks_true=test.masks, maps_pred=maps)
+
+
+def write_run(name: str, test: Any, scores: list[np.ndarray], result: dict[str, Any]) -> Path:
+    """A run's JSON and its per-video test scores (``.npz``, for the plots)."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(RUN_DIR / f"{name}.npz", **{video: s for video, s in zip(test.names, scores)})
+    return write_result(name, result, RUN_DIR / f"{name}.json")
+
+
+def cross_validated_row(detector: Any, members: dict, test: Any, base: dict[str, Any]) -> None:
+    """The label-using ensemble row: weights chosen by nested leave-videos-out CV on the test videos."""
+    from pyvad.ensemble import cross_validated_weights
+
+    result = cross_validated_weights(detector, members, test.frame_labels)
+    row = {**base, "method": "ensemble_cv", **evaluate_scores(test, result.frame_scores),
+           "fold_weights": result.fold_weights, "fold_videos": [v.tolist() for v in result.fold_videos],
+           "protocol": "weights chosen per outer fold (4 folds of test videos) by GridSearchCV over the other "
+                       "videos (3 inner folds); every video scored with weights not tuned on its labels"}
+    write_run(run_name(base["dataset"], "ensemble_cv", base["preset"]), test, result.frame_scores, row)
 
 
 def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None) -> Path:
     """Fit, score and evaluate one configuration; write its JSON and test scores."""
     import torch
-    from sklearn.exceptions import UndefinedMetricWarning
 
     from pyvad.datasets import load_dataset
-    from pyvad.metrics import evaluate
 
     if threads:
         torch.set_num_threads(threads)
@@ -146,16 +180,8 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
     detector.fit(train.videos)
     fit_seconds = time.perf_counter() - start
     with_maps = test.masks is not None and all(mask is not None for mask in test.masks)
-    scores, score_seconds, maps = score_test(detector, test.videos, with_maps)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)  # Ped2 has all-abnormal test videos
-        metrics = evaluate(test.frame_labels, scores)
-        if maps is not None:
-            regions = evaluate(test.frame_labels, scores, masks_true=test.masks, maps_pred=maps)
-            metrics.update({key: regions[key] for key in ("rbdc", "tbdc")})
-    name = run_name(dataset, method, preset)
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(RUN_DIR / f"{name}.npz", **{video: s for video, s in zip(test.names, scores)})
+    scores, score_seconds, maps, members = score_test(detector, test.videos, with_maps)
+    metrics = evaluate_scores(test, scores, maps)
     result = {
         "dataset": dataset,
         "root": str(root),
@@ -175,7 +201,10 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
     }
-    return write_result(name, result, RUN_DIR / f"{name}.json")
+    if members is not None:
+        result["member_micro_auc"] = {name: evaluate_scores(test, values)["micro_auc"] for name, values in members.items()}
+        cross_validated_row(detector, members, test, {k: v for k, v in result.items() if k not in metrics})
+    return write_run(run_name(dataset, method, preset), test, scores, result)
 
 
 # ----------------------------------------------------------------------------- orchestration
