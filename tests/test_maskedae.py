@@ -17,7 +17,7 @@ from pyvad.methods.maskedae import MaskedAEDetector, _FrameDataset, token_weight
 from pyvad.synthetic import make_train_test
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 
-TINY = dict(preset="fast", image_size=(16, 24), batch_size=16,
+TINY = dict(preset="fast", image_size=(16, 24), offsets=(0,), batch_size=16,
             architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2))
 
 
@@ -184,6 +184,21 @@ def test_events_of_another_size_are_refused(fitted, data):
     events = WholeFrames(image_size=(8, 12)).fit_transform(test.videos)
     with pytest.raises(InvalidVideoError, match="image_size"):
         fitted.transform(events)
+
+
+def test_ped2_presets_smooth_over_the_released_kernels_time_span():
+    # the released temporal Gaussian (sigma 11 frames, 37 taps) is Avenue's, at 25 frames/s; Ped2 is 10 frames/s
+    for name in ("ped2", "fast"):
+        assert maskedae.PRESETS[name]["smoothing_sigma"] == pytest.approx(11 * 10 / 25)
+        assert maskedae.PRESETS[name]["smoothing_window"] == 15
+    assert maskedae.PRESETS["avenue"]["smoothing_sigma"] == 11 and maskedae.PRESETS["avenue"]["smoothing_window"] == 37
+
+
+def test_fast_preset_sees_motion_through_the_released_stacked_input(data):
+    train, _ = data
+    assert maskedae.PRESETS["fast"]["offsets"] == (-3, 0, 3) and maskedae.PRESETS["ped2"]["offsets"] == (0,)
+    det = MaskedAEDetector(**{**TINY, "offsets": None}, epochs=1, random_state=0).fit(train.videos[:1])
+    assert det.net_.patch_embed.in_channels == 9  # frames t-3, t, t+3 of 3 channels
 
 
 @pytest.mark.parametrize(
