@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
 import json
 import os
@@ -153,7 +154,8 @@ class ExportMixin:
         ValueError
             Unknown ``format``, or ``path`` is a folder.
         TypeError
-            ``path`` is not a str or path-like.
+            ``path`` is not a str or path-like, or the fitted fusion is not a
+            :class:`~pyvad.fusion.ScoreFusion`.
         """
         return export_detector(self, path, format)
 
@@ -226,6 +228,7 @@ def export_detector(detector: Any, path: str | os.PathLike, format: str = "onnx"
     """Export a fitted detector's scoring graph and sidecar; see :meth:`ExportMixin.export`."""
     path = _check_target(path, format)
     check_is_fitted(detector)
+    fusion = _fusion_spec(detector.fusion_)
     graph = detector._scoring_graph()
     module = copy.deepcopy(graph.module).cpu().eval().requires_grad_(False)
     example = _example_inputs(graph.inputs)
@@ -237,6 +240,7 @@ def export_detector(detector: Any, path: str | os.PathLike, format: str = "onnx"
         "format_version": SIDECAR_VERSION,
         "graph_format": format,
         "graph_file": path.name,
+        "graph_sha256": hashlib.sha256(data).hexdigest(),
         "detector": f"{type(detector).__module__}:{type(detector).__qualname__}",
         "inputs": {name: {"dtype": dtype, "shape": [None, *shape]} for name, (dtype, shape) in graph.inputs.items()},
         "outputs": list(graph.outputs),
@@ -244,7 +248,7 @@ def export_detector(detector: Any, path: str | os.PathLike, format: str = "onnx"
             "function": f"{graph.postprocess.__module__}:{graph.postprocess.__qualname__}",
             "params": graph.postprocess_params,
         },
-        "fusion": _fusion_spec(detector.fusion_),
+        "fusion": fusion,
         "offset": float(detector.offset_),
         "extractor": extractor,
         "versions": {"pyvad": __version__, "torch": torch.__version__},
@@ -369,6 +373,11 @@ class ExportedDetector:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.spec = _read_sidecar(_sidecar_path(path))
+        if hashlib.sha256(path.read_bytes()).hexdigest() != self.spec.get("graph_sha256"):
+            raise ModelFileError(
+                f"{str(path)!r} does not match its sidecar (checksum differs): the graph or the sidecar was "
+                "replaced or truncated; export again"
+            )
         self.batch_size = batch_size
         if self.spec["graph_format"] == "onnx":
             self._run = _OnnxRunner(path, self.spec["outputs"], providers, threads)

@@ -129,6 +129,9 @@ def test_a_failed_export_leaves_the_previous_files_untouched(fitted, tmp_path, m
 def test_loading_needs_the_sidecar_and_refuses_a_foreign_one(fitted, tmp_path):
     path = fitted["pkgnet"].export(tmp_path / "model.pt", format="torchscript")
     sidecar = tmp_path / "model.pt.json"
+    fitted["cafe"].export(tmp_path / "other.pt", format="torchscript").replace(path)
+    with pytest.raises(ModelFileError, match="does not match its sidecar"):
+        ExportedDetector(path)
     sidecar.write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ModelFileError, match="not a pyvad export sidecar"):
         ExportedDetector(path)
