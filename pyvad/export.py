@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -195,7 +196,17 @@ def _quiet_jit() -> Iterator[None]:
         yield
 
 
+def _check_onnx_exporter() -> None:
+    """The dynamo ONNX exporter needs torch >= 2.5 and onnxscript; say so before a long trace fails."""
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    if (major, minor) < (2, 5):
+        raise ImportError(f"ONNX export needs torch >= 2.5 (torch.onnx.export(dynamo=True)); this is torch {torch.__version__}")
+    if importlib.util.find_spec("onnxscript") is None:
+        raise ImportError("ONNX export needs onnxscript: pip install 'pyvad-learn[onnx]'")
+
+
 def _onnx_bytes(module: nn.Module, graph: ScoringGraph, example: tuple[torch.Tensor, ...]) -> bytes:
+    _check_onnx_exporter()
     batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
         module, example, input_names=list(graph.inputs), output_names=list(graph.outputs), dynamo=True,

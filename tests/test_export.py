@@ -149,3 +149,15 @@ def test_the_deployment_page_example_runs_verbatim(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, str(DEPLOYMENT_PAGE), "exec"), namespace)
     assert np.abs(namespace["frame_scores"] - (-namespace["det"].score_samples(namespace["test"].videos))).max() < TOLERANCE
+
+
+@pytest.mark.parametrize(("version", "missing", "match"), [("2.4.1", None, r"torch >= 2\.5"), ("2.14.1", "onnxscript", "onnxscript")])
+def test_onnx_export_without_its_requirements_says_what_is_missing(fitted, tmp_path, monkeypatch, version, missing, match):
+    import pyvad.export
+
+    monkeypatch.setattr(pyvad.export.torch, "__version__", version)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real_find_spec(name, *a))
+    with pytest.raises(ImportError, match=match):
+        fitted["pkgnet"].export(tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
