@@ -31,9 +31,10 @@ PAPER_AUC: dict[tuple[str, str], tuple[float | None, float | None]] = {
 # What differs from the paper's setting in a run of the fast preset (beyond the teacher weights,
 # which each JSON records).
 FAST_DIFFERENCES = {
-    "cafe": "6 of 50 epochs, 64 px teacher input, student not converged",
+    "cafe": "8 of 50 epochs on 16k objects, student widths 16-128 (paper 64-512), 64 px teacher input",
     "pkgnet": "5 of 120 epochs on 10k objects, 8-channel student",
-    "maskedae": "40x80 input (paper 80x160), few epochs, synthetic anomalies without UBnormal",
+    "maskedae": "40x80 input (paper 80x160), encoder 128 / decoder 64 wide, 6 + 2 of 100 + 40 epochs, "
+                "frames t-3, t, t+3 stacked (released code), synthetic anomalies without UBnormal",
     "ensemble_cv": "uses test labels: weights per video chosen on the other test videos (nested leave-videos-out CV)",
     "ensemble": "equal weights on training-z-scored fast members",
     "baseline": "weight-free floor, not a paper method",
