@@ -105,6 +105,8 @@ def readme_table(runs: list[dict[str, Any]]) -> str:
              "differences from the paper |", "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         objects = "whole frames" if r["method"] in ("maskedae", "baseline") else r["foreground"]
+        if r["method"].startswith("ensemble"):
+            objects += " + whole frames"  # AED-MAE is a member
         differences = FAST_DIFFERENCES[r["method"]] if r["preset"] in ("fast", "default") else "paper preset"
         if not r["weights"].startswith("none"):
             differences += f"; weights: {r['weights']}"
