@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import GridSearchCV, check_cv
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV, KFold, check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition, available_if
 from sklearn.utils.validation import check_is_fitted
@@ -202,6 +203,16 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         ``"auto"`` ...), set on the members at ``fit`` and, when changed later with
         ``set_params``, on the fitted members too, so ``pyvad.load(path, device="cpu")``
         scores a GPU-trained ensemble on a CPU. ``None``: members keep their own.
+    statistics : {"training", "cross_fit"}, default="training"
+        Where each member's z-score mean and scale come from. ``"training"``: the member's
+        scores of its own training videos. ``"cross_fit"``: scores of training videos the
+        member did not see -- the training videos are split into ``n_folds`` groups of whole
+        videos, a clone of every member is fitted on the other groups and scores the held-out
+        group. Members fit their training videos better than new normal footage, each to a
+        different degree, so held-out statistics put them on a fairer common scale; the cost
+        is ``n_folds`` extra fits of every member on part of the videos. Still no labels.
+    n_folds : int, default=2
+        Groups of training videos for ``statistics="cross_fit"``.
     cache_videos : bool, default=True
         With more than one member, decode each video file or frame folder once and hand the
         frames in memory to every member instead of letting each re-read the file. All the
@@ -219,11 +230,13 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
     weights_ : ndarray of shape (n_detectors,)
         The members' weights, scaled to sum to 1.
     mean_ : ndarray of shape (n_detectors,)
-        Mean of every member's frame scores over the training frames.
+        Mean of every member's frame scores over the training frames (held-out scores with
+        ``statistics="cross_fit"``).
     scale_ : ndarray of shape (n_detectors,)
-        Their standard deviation (1 for a member whose training scores are constant).
+        Their standard deviation (1 for a member whose scores are constant).
     training_frame_scores_ : list of ndarray
-        Ensemble scores of the training videos (used for ``offset_``).
+        Ensemble scores of the training videos, from the same member scores as the
+        statistics (used for ``offset_``).
     temporal_context_ : tuple of int
         ``(past, future)`` frames read around a frame to score it (every member's context
         and smoothing, plus the ensemble's smoothing), so that
@@ -265,6 +278,8 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         "window": [Interval(Integral, 1, None, closed="left")],
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str, None],
+        "statistics": [StrOptions({"training", "cross_fit"})],
+        "n_folds": [Interval(Integral, 2, None, closed="left")],
         "cache_videos": ["boolean"],
     }
 
@@ -277,6 +292,8 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         window: int = 9,
         sigma: float | None = None,
         device: str | None = None,
+        statistics: Literal["training", "cross_fit"] = "training",
+        n_folds: int = 2,
         cache_videos: bool = True,
         contamination: str | float = "auto",
     ) -> None:
@@ -286,6 +303,8 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         self.window = window
         self.sigma = sigma
         self.device = device
+        self.statistics = statistics
+        self.n_folds = n_folds
         self.cache_videos = cache_videos
         self.contamination = contamination
 
@@ -353,11 +372,35 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         members = self._members()
         self.weights_ = _check_weights(self.weights, [name for name, _ in members])
         videos = self._shared(as_videos(X), len(members))
+        if self.statistics == "cross_fit":
+            reference = self._held_out_member_scores(videos, members)
         self.detectors_ = {name: self._place(clone(detector)).fit(videos, y) for name, detector in members}
-        training = self._training_member_scores(videos)
-        self.mean_, self.scale_ = _zscore_scale(np.concatenate(training))
-        self.training_frame_scores_ = self._combine(training, self.weights_)
+        if self.statistics == "training":
+            reference = self._training_member_scores(videos)
+        self.mean_, self.scale_ = _zscore_scale(np.concatenate(reference))
+        self.training_frame_scores_ = self._combine(reference, self.weights_)
         self.temporal_context_ = self._temporal_context()
+
+    def _held_out_member_scores(self, videos: list[Video], members: list[tuple[str, Any]]) -> list[np.ndarray]:
+        """Every member's scores of each training video, by a clone fitted on the other folds of videos."""
+        if len(videos) < self.n_folds:
+            raise ValueError(
+                f"statistics='cross_fit' splits the training videos into n_folds={self.n_folds} groups, "
+                f"but only {len(videos)} videos were given"
+            )
+        frozen = [name for name, detector in members if isinstance(detector, FrozenEstimator)]
+        if frozen:
+            raise ValueError(f"statistics='cross_fit' refits every member, but {frozen} are frozen; use statistics='training'")
+        matrices: list[np.ndarray] = [np.empty((0, 0))] * len(videos)
+        for fit_rows, held_rows in KFold(self.n_folds).split(videos):
+            held = [videos[i] for i in held_rows]
+            columns = []
+            for name, detector in members:
+                fold_member = self._place(clone(detector)).fit([videos[i] for i in fit_rows])
+                columns.append(_frames_of(name, fold_member.score_frames(held), held, "held-out frame scores"))
+            for index, per_video in zip(held_rows, zip(*columns)):
+                matrices[index] = np.column_stack(per_video)
+        return matrices
 
     def _temporal_context(self) -> tuple[int, int]:
         """Frames before and after ``t`` read to score ``t``, for :func:`pyvad.streaming.score_stream`.

@@ -330,3 +330,40 @@ def test_the_guide_examples_run_verbatim(capsys):
         exec(compile(code, str(GUIDE), "exec"), namespace)  # noqa: S102 - the guide is this repository's own text
     assert len(namespace["result"].fold_weights) == 3
     assert "cross-validated weights" in capsys.readouterr().out
+
+
+class SeenVideos(BaseDetector):
+    """Scores 0 on the videos it was fitted on and 5 on any other: a member that memorises its training set."""
+
+    def __init__(self, contamination: str | float = "auto") -> None:
+        self.contamination = contamination
+
+    def _fit(self, X: Any, y: Any = None) -> None:
+        self.seen_ = sorted(video.name for video in as_videos(X))
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        return [np.full(len(video), 0.0 if video.name in self.seen_ else 5.0) + np.arange(len(video)) % 2
+                for video in as_videos(X)]
+
+
+def named_videos(n: int) -> list[pyvad.Video]:
+    return [pyvad.Video(np.full((6, 8, 8), i, np.uint8), name=f"clip{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize(("statistics", "expected_mean"), [("training", 0.5), ("cross_fit", 5.5)])
+def test_cross_fit_statistics_come_from_videos_the_member_did_not_see(statistics, expected_mean):
+    ensemble = DetectorEnsemble([("memory", SeenVideos()), ("other", SeenVideos())], statistics=statistics,
+                                n_folds=2).fit(named_videos(4))
+    assert ensemble.mean_ == pytest.approx([expected_mean, expected_mean])
+    assert ensemble.scale_ == pytest.approx([0.5, 0.5])
+    # the final members are fitted on every training video
+    assert ensemble.detectors_["memory"].seen_ == ["clip0", "clip1", "clip2", "clip3"]
+    assert np.concatenate(ensemble.training_frame_scores_).mean() == pytest.approx(0.0)
+
+
+def test_cross_fit_needs_enough_videos_and_refittable_members():
+    with pytest.raises(ValueError, match="n_folds=3 groups, but only 2 videos"):
+        DetectorEnsemble([("a", SeenVideos())], statistics="cross_fit", n_folds=3).fit(named_videos(2))
+    frozen = SeenVideos().fit(named_videos(2))
+    with pytest.raises(ValueError, match="frozen"):
+        DetectorEnsemble([("a", FrozenEstimator(frozen))], statistics="cross_fit").fit(named_videos(2))
