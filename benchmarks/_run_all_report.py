@@ -12,9 +12,10 @@ import numpy as np
 from _common import REPO
 
 PLOTS_DIR = REPO / "benchmarks" / "plots"
-METHOD_ORDER = ("ensemble_cv", "ensemble", "pkgnet", "cafe", "maskedae", "baseline")
+METHOD_ORDER = ("ensemble_cv", "ensemble_xfit", "ensemble", "pkgnet", "cafe", "maskedae", "baseline")
 CLASS_NAMES = {
     "ensemble_cv": "DetectorEnsemble + cross_validated_weights",
+    "ensemble_xfit": "DetectorEnsemble(..., statistics=\"cross_fit\")",
     "ensemble": "DetectorEnsemble(cafe, pkgnet, maskedae)",
     "pkgnet": "PKGNetDetector",
     "cafe": "CAFEDetector",
@@ -36,6 +37,7 @@ FAST_DIFFERENCES = {
     "maskedae": "40x80 input (paper 80x160), encoder 128 / decoder 64 wide, 6 + 2 of 100 + 40 epochs, "
                 "frames t-3, t, t+3 stacked (released code), synthetic anomalies without UBnormal",
     "ensemble_cv": "uses test labels: weights per video chosen on the other test videos (nested leave-videos-out CV)",
+    "ensemble_xfit": "equal weights on fast members z-scored with held-out training videos (2-fold cross-fit)",
     "ensemble": "equal weights on training-z-scored fast members",
     "baseline": "weight-free floor, not a paper method",
 }
