@@ -14,10 +14,11 @@ the results table of ``README.md``, and ``benchmarks/plots/<dataset>_{scores,roc
 Protocol: every detector trains on the normal training videos only; test labels compute the
 metrics and nothing else. The ensembles use equal weights on members z-scored with their
 training scores (``ensemble``) or with held-out training videos (``ensemble_xfit``, 2-fold
-cross-fitting): no labels. The ``ensemble_cv`` row uses labels (nested leave-videos-out weights). Object-level methods use the VEC authors' released boxes when ``<root>/boxes_vec``
-exists (the papers' kind of object detector), else the weight-free ``MotionForeground``. Fit
-time includes extraction of the training videos; scoring frames/s includes extraction of the
-test videos; RBDC/TBDC need pixel masks and are computed afterwards (not timed).
+cross-fitting): no labels. The ``ensemble_cv`` row uses labels (nested leave-videos-out weights).
+Object-level methods use the VEC authors' released boxes when ``<root>/boxes_vec`` exists
+(the papers' kind of object detector), else the weight-free ``MotionForeground``. Fit time
+includes extraction of the training videos; scoring frames/s includes extraction of the test
+videos; RBDC/TBDC need pixel masks and are computed afterwards (not timed).
 """
 
 from __future__ import annotations
