@@ -394,12 +394,10 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         matrices: list[np.ndarray] = [np.empty((0, 0))] * len(videos)
         for fit_rows, held_rows in KFold(self.n_folds).split(videos):
             held = [videos[i] for i in held_rows]
-            columns = []
-            for name, detector in members:
-                fold_member = self._place(clone(detector)).fit([videos[i] for i in fit_rows])
-                columns.append(_frames_of(name, fold_member.score_frames(held), held, "held-out frame scores"))
-            for index, per_video in zip(held_rows, zip(*columns)):
-                matrices[index] = np.column_stack(per_video)
+            fold = {name: self._place(clone(detector)).fit([videos[i] for i in fit_rows]) for name, detector in members}
+            scored = self._member_matrices(fold, held, lambda detector: detector.score_frames(held), "held-out frame scores")
+            for index, matrix in zip(held_rows, scored):
+                matrices[index] = matrix
         return matrices
 
     def _temporal_context(self) -> tuple[int, int]:
@@ -428,7 +426,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
             scores = getattr(detector, "training_frame_scores_", None)
             return detector.score_frames(videos) if scores is None else scores
 
-        return self._member_matrices(videos, training_scores, "training frame scores")
+        return self._member_matrices(self.detectors_, videos, training_scores, "training frame scores")
 
     def _score_members(self, X: Any) -> list[np.ndarray]:
         """Every member's frame scores of ``X``, one (n_frames, n_members) matrix per video.
@@ -438,11 +436,13 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         videos are decoded once for all members.
         """
         videos = self._shared(as_videos(X), len(self.detectors_))
-        return self._member_matrices(videos, lambda detector: detector.score_frames(videos), "frame scores")
+        return self._member_matrices(self.detectors_, videos, lambda detector: detector.score_frames(videos), "frame scores")
 
-    def _member_matrices(self, videos: Sequence[Video], scores_of: Callable[[Any], Sequence[np.ndarray]],
-                         what: str) -> list[np.ndarray]:
-        columns = [_frames_of(name, scores_of(detector), videos, what) for name, detector in self.detectors_.items()]
+    @staticmethod
+    def _member_matrices(detectors: Mapping[str, Any], videos: Sequence[Video],
+                         scores_of: Callable[[Any], Sequence[np.ndarray]], what: str) -> list[np.ndarray]:
+        """``scores_of(detector)`` of every detector, checked, as one (n_frames, n_detectors) matrix per video."""
+        columns = [_frames_of(name, scores_of(detector), videos, what) for name, detector in detectors.items()]
         return [np.column_stack(per_video) for per_video in zip(*columns)]
 
     def _combine(self, matrices: Sequence[np.ndarray], weights: np.ndarray) -> list[np.ndarray]:
