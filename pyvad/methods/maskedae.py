@@ -89,6 +89,15 @@ def _to_unit(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(127.5).sub_(1.0)
 
 
+def _reconstruction_target(clean: torch.Tensor, anomaly_map: torch.Tensor | None, anomaly_maps: bool) -> torch.Tensor:
+    """What the decoders reconstruct: the clean frame, plus the anomaly-map channel (``None``: all normal)."""
+    if not anomaly_maps:
+        return clean
+    if anomaly_map is None:
+        anomaly_map = torch.zeros_like(clean[:, :1])  # not len(clean): a traced graph keeps a dynamic batch
+    return torch.cat([clean, anomaly_map], dim=1)
+
+
 class _FrameDataset(Dataset):
     """Training samples of frame events: input, clean target, motion, anomaly map, label."""
 
@@ -193,7 +202,7 @@ class MaskedAEScorer(torch.nn.Module):
         keep = None if self.keep is None else self.keep.expand(b, -1)
         out = self.net(_to_unit(images), keep)
         clean = _to_unit(images[:, self.reference * c : (self.reference + 1) * c])
-        target = torch.cat([clean, clean.new_zeros(b, 1, h, w)], dim=1) if self.anomaly_maps else clean
+        target = _reconstruction_target(clean, None, self.anomaly_maps)
         teacher = out["teacher"].float()
         maps = {"teacher_error": teacher - patchify(target, self.patch_size)}
         if "ts_gap" in self.names:
@@ -631,9 +640,6 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _mask(self, batch: int, n_tokens: int, device: torch.device) -> torch.Tensor | None:
         return random_keep(batch, n_tokens, self.config_["mask_ratio"], device=device)
 
-    def _target(self, clean: torch.Tensor, anomaly_map: torch.Tensor) -> torch.Tensor:
-        return torch.cat([clean, anomaly_map], dim=1) if self.config_["anomaly_maps"] else clean
-
     def _weights(self, net: CvTMaskedAutoEncoder, motion: torch.Tensor, anomaly_map: torch.Tensor) -> torch.Tensor:
         if self.config_["motion_weights"]:
             return token_weights(motion, anomaly_map, net.patch_size)
@@ -643,7 +649,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         inputs, clean, motion, anomaly_map, label = batch
         net = _unwrap(model)
         out = model(inputs, self._mask(len(inputs), net.n_tokens, inputs.device), student=False)
-        target = patchify(self._target(clean, anomaly_map), net.patch_size)
+        target = patchify(_reconstruction_target(clean, anomaly_map, self.config_["anomaly_maps"]), net.patch_size)
         error = (out["teacher"].float() - target).pow(2).mean(dim=-1)
         reconstruction = (self._weights(net, motion, anomaly_map) * error).sum(dim=1).mean()
         logs = {"reconstruction": reconstruction.detach()}

@@ -510,10 +510,12 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         videos = as_videos(X)
         if not videos:
             raise InvalidVideoError("PKGNetDetector got no videos")
-        extractor = self.extractor if self.extractor is not None else self._default_extractor()
-        return clone(extractor).fit(videos).transform(videos)
+        return clone(self._extractor()).fit(videos).transform(videos)
 
-    def _default_extractor(self) -> MotionForeground:
+    def _extractor(self) -> Any:
+        """The ``extractor`` parameter, or the preset's ``MotionForeground`` when it is None."""
+        if self.extractor is not None:
+            return self.extractor
         return MotionForeground(PRESETS[self.preset]["foreground"], offsets=OFFSETS, patch_size=32)
 
     def _check_events(self, events: EventSet, depth: int) -> None:
@@ -722,8 +724,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """The scorer on cubes of the fitted length, patch size and channels (for :meth:`export`)."""
         scorer = self._scorer()
         shape = (self.n_context_ + 1, *self.patch_size_, self.n_channels_)
-        extractor = self.extractor if self.extractor is not None else self._default_extractor()
-        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, event_table, extractor=extractor)
+        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, event_table, extractor=self._extractor())
 
 
 def _component_names(architecture: str, blocks: Sequence[int]) -> list[str]:
