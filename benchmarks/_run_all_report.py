@@ -12,6 +12,7 @@ import numpy as np
 from _common import REPO
 
 PLOTS_DIR = REPO / "benchmarks" / "plots"
+DATASET_ORDER = ("ped2", "avenue", "shanghaitech", "ubnormal")
 METHOD_ORDER = ("ensemble_cv", "ensemble_xfit", "ensemble", "pkgnet", "cafe", "maskedae", "baseline")
 CLASS_NAMES = {
     "ensemble_cv": "DetectorEnsemble + cross_validated_weights",
@@ -50,10 +51,8 @@ def load_runs(run_dir: Path) -> list[dict[str, Any]]:
     runs = [json.loads(path.read_text()) for path in sorted(run_dir.glob("*.json")) if path.name != "last_run.json"]
 
     def key(run: dict[str, Any]) -> tuple[int, int, bool]:
-        dataset = run["dataset"]
-        return (["ped2", "avenue", "shanghaitech", "ubnormal"].index(dataset) if dataset in
-                ("ped2", "avenue", "shanghaitech", "ubnormal") else 9,
-                METHOD_ORDER.index(run["method"]), run["preset"] == "fast")
+        dataset = DATASET_ORDER.index(run["dataset"]) if run["dataset"] in DATASET_ORDER else len(DATASET_ORDER)
+        return dataset, METHOD_ORDER.index(run["method"]), run["preset"] == "fast"
 
     return sorted(runs, key=key)
 

@@ -40,6 +40,7 @@ RUN_DIR = RESULTS_DIR / "run_all"
 DATASETS = ("ped2", "avenue", "shanghaitech", "ubnormal")
 METHODS = ("baseline", "cafe", "pkgnet", "maskedae", "ensemble", "ensemble_xfit")
 ENSEMBLE_MEMBERS = ("cafe", "pkgnet", "maskedae")
+OBJECT_METHODS = ("cafe", "pkgnet", "ensemble", "ensemble_xfit")  # methods (or members) that crop object boxes
 # Presets that exist per method ("fast" everywhere, the paper's per data set otherwise).
 PAPER_PRESETS = {
     "cafe": ("ped2", "avenue", "shanghaitech"),
@@ -77,14 +78,19 @@ def planned_runs(datasets: list[str], methods: list[str], fast_only: bool) -> li
 # ----------------------------------------------------------------------------- one run (child process)
 
 
-def build_detector(method: str, preset: str, dataset: str, root: Path, seed: int) -> Any:
-    """The detector of one run, with VEC boxes for object-level methods when they exist."""
-    from pyvad import CAFEDetector, MaskedAEDetector, MotionBaselineDetector, PKGNetDetector
+def vec_boxes(dataset: str, root: Path) -> dict[str, Any] | None:
+    """The VEC authors' boxes of both splits, when ``<root>/boxes_vec`` exists."""
     from pyvad.datasets import load_vec_boxes
+
+    return load_vec_boxes(dataset, root) if (root / "boxes_vec").is_dir() else None
+
+
+def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed: int) -> Any:
+    """The detector of one run; object-level methods crop ``boxes`` when given (else their default foreground)."""
+    from pyvad import CAFEDetector, MaskedAEDetector, MotionBaselineDetector, PKGNetDetector
     from pyvad.foreground import PrecomputedBoxes
     from pyvad.methods.pkgnet import OFFSETS
 
-    boxes = load_vec_boxes(dataset, root) if (root / "boxes_vec").is_dir() else None
     if method == "baseline":
         return MotionBaselineDetector()
     if method == "cafe":
@@ -98,7 +104,7 @@ def build_detector(method: str, preset: str, dataset: str, root: Path, seed: int
     if method in ("ensemble", "ensemble_xfit"):
         from pyvad.ensemble import DetectorEnsemble
 
-        members = [(name, build_detector(name, preset, dataset, root, seed)) for name in ENSEMBLE_MEMBERS]
+        members = [(name, build_detector(name, preset, boxes, seed)) for name in ENSEMBLE_MEMBERS]
         return DetectorEnsemble(members, statistics="cross_fit" if method == "ensemble_xfit" else "training")
     raise ValueError(f"unknown method {method!r}")
 
@@ -176,7 +182,8 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
     if threads:
         torch.set_num_threads(threads)
     train, test = load_dataset(dataset, root)
-    detector = build_detector(method, preset, dataset, root, seed)
+    boxes = vec_boxes(dataset, root)
+    detector = build_detector(method, preset, boxes, seed)
     load_before = os.getloadavg()
     start = time.perf_counter()
     detector.fit(train.videos)
@@ -191,8 +198,7 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         "preset": preset,
         "detector": repr(detector),
         "weights": describe_weights(detector),
-        "foreground": "VEC boxes" if (root / "boxes_vec").is_dir() and method in ("cafe", "pkgnet", "ensemble", "ensemble_xfit")
-        else "detector default",
+        "foreground": "VEC boxes" if boxes is not None and method in OBJECT_METHODS else "detector default",
         "train_frames": train.n_frames,
         "test_frames": test.n_frames,
         **metrics,
