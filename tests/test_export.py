@@ -40,6 +40,11 @@ DETECTORS = {
         "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0,
         architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2),
     ),
+    # two masked passes per frame in one graph
+    "maskedae_complementary": lambda: MaskedAEDetector(
+        "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0, test_mask="complementary",
+        architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2),
+    ),
 }
 FORMATS = [
     pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="onnx extra not installed")),

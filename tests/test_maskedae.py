@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -139,6 +141,31 @@ def test_an_injected_anomaly_scores_higher_than_normal_frames(fitted, data):
     assert heat[8:24, 16:32].mean() > heat[:, 36:].mean()  # localised where it was pasted
 
 
+def test_complementary_masks_score_every_token_from_the_pass_that_hides_it(fitted, data):
+    _, test = data
+    det = copy.deepcopy(fitted)
+    det.config_["test_mask"] = "complementary"
+    det.test_keep_ = det._test_keep()
+    keep, n_tokens = det.test_keep_, det.net_.n_tokens
+    assert keep.shape == (2, n_tokens // 2)  # mask_ratio 0.5: two passes, each hiding half
+    hidden = [set(range(n_tokens)) - set(row.tolist()) for row in keep]
+    assert hidden[0].isdisjoint(hidden[1]) and hidden[0] | hidden[1] == set(range(n_tokens))
+
+    events = det._events(test.videos, training=False)
+    patches = torch.from_numpy(np.ascontiguousarray(events.patches[:6]))
+    with torch.inference_mode():
+        combined = det._scorer(det.net_, events.offsets)(patches)
+        passes = [maskedae.MaskedAEScorer(det.net_, row[None], 0, det.components_, True)(patches) for row in keep]
+    for index, name in enumerate(det.components_):
+        if name == "class_prob":
+            expected = (passes[0][index] + passes[1][index]) / 2
+        else:
+            expected = passes[0][index].flatten(1).clone()
+            second = sorted(hidden[1])
+            expected[:, second] = passes[1][index].flatten(1)[:, second]
+        torch.testing.assert_close(combined[index].reshape(expected.shape), expected)
+
+
 def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
     _, test = data
     loaded = pyvad.load(fitted.save(tmp_path / "mae.pyvad"))
@@ -205,6 +232,7 @@ def test_fast_preset_sees_motion_through_the_released_stacked_input(data):
     "params, match",
     [(dict(class_head=True, synthetic_anomalies=False), "class_head"),
      (dict(image_size=(18, 24)), "patch_size"),
+     (dict(test_mask="complementary", mask_ratio=0.8), "complementary"),
      (dict(architecture=dict(width=3)), "architecture")],
 )
 def test_inconsistent_settings_are_refused_naming_the_parameter(data, params, match):

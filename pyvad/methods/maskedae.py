@@ -21,7 +21,9 @@ Pipeline of :class:`MaskedAEDetector`:
    and temporally smoothed by :class:`~pyvad.fusion.ScoreFusion`.
 
 Test-time masking is deterministic: ``test_mask="fixed"`` (default) uses one mask drawn
-from a fixed seed for every frame; ``"none"`` feeds every token.
+from a fixed seed for every frame; ``"complementary"`` runs ``round(1 / mask_ratio)``
+passes whose hidden tokens partition the grid and scores every token from the pass that
+hid it; ``"none"`` feeds every token.
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 _COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
 _TEST_MASK_SEED = 20240617
+
+
+def _complementary_passes(mask_ratio: float) -> int:
+    """Test-time passes of ``test_mask="complementary"``: each hides ``1 / passes`` of the tokens."""
+    return round(1.0 / mask_ratio) if mask_ratio > 0 else 0
 
 
 def _to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -167,8 +174,12 @@ class MaskedAEScorer(torch.nn.Module):
     ----------
     net : CvTMaskedAutoEncoder
         The trained network (or a compiled wrapper of it).
-    keep : Tensor of shape (1, K), optional
-        Visible token positions at test time (``test_mask="fixed"``); None feeds every token.
+    keep : Tensor of shape (P, K), optional
+        Visible token positions of each of P test-time passes; None feeds every token
+        in one pass.
+    token_weights : Tensor of shape (P, gh * gw), optional
+        Weight of each pass in a token's score (``test_mask="complementary"``: 1 in the
+        pass that hides the token, 0 elsewhere); None weights every pass equally.
     reference : int
         Position of the frame at offset 0 in a stack (the frame that is scored).
     components : sequence of str
@@ -180,16 +191,24 @@ class MaskedAEScorer(torch.nn.Module):
     -----
     ``forward(patches)`` takes ``FrameEvents.patches`` ``(N, S, h, w, C)`` uint8 and returns,
     in ``components`` order, per-token maps ``(N, gh, gw)`` of the teacher error and the
-    teacher-student gap, and the class probability ``(N,)``.
+    teacher-student gap, and the class probability ``(N,)`` (mean over passes).
     """
 
     def __init__(
         self, net: torch.nn.Module, keep: torch.Tensor | None, reference: int, components: Sequence[str],
-        anomaly_maps: bool,
+        anomaly_maps: bool, token_weights: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.net = net
-        self.register_buffer("keep", keep, persistent=False)
+        keeps = [None] if keep is None else list(keep)
+        if token_weights is None:
+            token_weights = torch.full((len(keeps), 1), 1.0 / len(keeps))
+        if len(token_weights) != len(keeps):
+            raise ValueError(f"token_weights has {len(token_weights)} rows for {len(keeps)} test-time passes")
+        self.n_passes = len(keeps)
+        for index, row in enumerate(keeps):
+            self.register_buffer(f"keep{index}", None if row is None else row[None], persistent=False)
+        self.register_buffer("token_weights", token_weights.float(), persistent=False)
         self.reference = reference
         self.names = tuple(components)
         self.anomaly_maps = anomaly_maps
@@ -198,19 +217,30 @@ class MaskedAEScorer(torch.nn.Module):
 
     def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, ...]:
         b, s, h, w, c = patches.shape
-        images = patches.permute(0, 1, 4, 2, 3).reshape(b, s * c, h, w)
-        keep = None if self.keep is None else self.keep.expand(b, -1)
-        out = self.net(_to_unit(images), keep)
-        clean = _to_unit(images[:, self.reference * c : (self.reference + 1) * c])
-        target = _reconstruction_target(clean, None, self.anomaly_maps)
+        images = _to_unit(patches.permute(0, 1, 4, 2, 3).reshape(b, s * c, h, w))
+        clean = images[:, self.reference * c : (self.reference + 1) * c]
+        target = patchify(_reconstruction_target(clean, None, self.anomaly_maps), self.patch_size)
+        totals: dict[str, torch.Tensor] = {}
+        for index in range(self.n_passes):
+            keep = getattr(self, f"keep{index}")
+            passed = self._one_pass(images, None if keep is None else keep.expand(b, -1), target)
+            for name, value in passed.items():
+                weight = self.token_weights[index] if value.ndim > 1 else 1.0 / self.n_passes
+                totals[name] = totals.get(name, 0.0) + weight * value
+        return tuple(totals[name].reshape(-1, *self.grid) if totals[name].ndim > 1 else totals[name]
+                     for name in self.names)
+
+    def _one_pass(self, images: torch.Tensor, keep: torch.Tensor | None, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-token squared errors ``(N, gh * gw)`` and class probabilities ``(N,)`` of one pass."""
+        out = self.net(images, keep)
         teacher = out["teacher"].float()
-        maps = {"teacher_error": teacher - patchify(target, self.patch_size)}
+        maps = {"teacher_error": teacher - target}
         if "ts_gap" in self.names:
             maps["ts_gap"] = teacher - out["student"].float()
-        scores = {name: value.pow(2).mean(-1).reshape(-1, *self.grid) for name, value in maps.items()}
+        scores = {name: value.pow(2).mean(-1) for name, value in maps.items()}
         if "class_prob" in self.names:
             scores["class_prob"] = torch.sigmoid(out["logit"].float())
-        return tuple(scores[name] for name in self.names)
+        return scores
 
 
 def _filtered(values: np.ndarray, sigma_spatial: float, sigma_temporal: float) -> np.ndarray:
@@ -304,8 +334,10 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Motion-gradient definition (see :func:`pyvad.foreground.whole_frames.motion_gradients`).
     mask_ratio : float, optional
         Share of tokens masked in training (released code: 0.5).
-    test_mask : {"fixed", "none"}, optional
-        Test-time masking: one seeded mask shared by all frames, or no masking.
+    test_mask : {"fixed", "complementary", "none"}, optional
+        Test-time masking: one seeded mask shared by all frames; ``round(1 / mask_ratio)``
+        seeded passes whose hidden tokens partition the grid, each token scored in the pass
+        that hides it; or no masking.
     motion_weights : bool, optional
         Motion-gradient token weights (False: uniform weights, the vanilla masked AE).
     self_distillation : bool, optional
@@ -370,8 +402,9 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         The trained network (eval mode).
     extractor_ : WholeFrames
         The fitted extractor.
-    test_keep_ : Tensor or None
-        Visible tokens at test time (``test_mask="fixed"``).
+    test_keep_ : Tensor of shape (P, K) or None
+        Visible tokens of each test-time pass (one pass with ``test_mask="fixed"``,
+        ``round(1 / mask_ratio)`` with ``"complementary"``, None with ``"none"``).
     history_ : dict of str to list of dict
         Per-epoch training logs of the ``teacher`` and ``student`` stages.
     fusion_ : ScoreFusion
@@ -399,7 +432,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "offsets": ["array-like", None],
         "motion": [StrOptions({"paper", "released"}), None],
         "mask_ratio": [Interval(Real, 0, 1, closed="left"), None],
-        "test_mask": [StrOptions({"fixed", "none"}), None],
+        "test_mask": [StrOptions({"fixed", "complementary", "none"}), None],
         "motion_weights": ["boolean", None],
         "self_distillation": ["boolean", None],
         "synthetic_anomalies": ["boolean", None],
@@ -527,6 +560,13 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             raise ValueError(f"image_size {config['image_size']} must be a multiple of patch_size={patch}")
         if len(config["score_weights"]) != 3:
             raise ValueError(f"score_weights must be (alpha, beta, gamma), got {config['score_weights']!r}")
+        if config["test_mask"] == "complementary":
+            passes, n_tokens = _complementary_passes(config["mask_ratio"]), (height // patch) * (width // patch)
+            if passes < 2 or n_tokens % passes:
+                raise ValueError(
+                    f"test_mask='complementary' needs round(1 / mask_ratio) >= 2 passes that split the "
+                    f"{n_tokens} tokens evenly; mask_ratio={config['mask_ratio']} gives {passes}"
+                )
         if config["class_head"] and not config["synthetic_anomalies"]:
             raise ValueError("class_head=True needs synthetic_anomalies=True: the head learns to spot them")
         unknown = set(config["architecture"]) - set(_ARCHITECTURE)
@@ -683,10 +723,24 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return loss, {"distillation": loss.detach()}
 
     def _test_keep(self) -> torch.Tensor | None:
-        if self.config_["test_mask"] == "none":
-            return None
+        mode, n_tokens, ratio = self.config_["test_mask"], self.net_.n_tokens, self.config_["mask_ratio"]
         generator = torch.Generator().manual_seed(_TEST_MASK_SEED)
-        return random_keep(1, self.net_.n_tokens, self.config_["mask_ratio"], generator=generator)
+        if mode == "none":
+            return None
+        if mode == "fixed":
+            return random_keep(1, n_tokens, ratio, generator=generator)
+        passes = _complementary_passes(ratio)
+        hidden = torch.randperm(n_tokens, generator=generator).reshape(passes, -1)
+        visible = torch.ones(passes, n_tokens, dtype=torch.bool)
+        visible.scatter_(1, hidden, False)
+        return visible.nonzero()[:, 1].reshape(passes, -1)
+
+    def _pass_weights(self) -> torch.Tensor | None:
+        """Per pass, which tokens it scores: with complementary masks, the tokens it hides."""
+        if self.config_["test_mask"] != "complementary":
+            return None
+        weights = torch.ones(len(self.test_keep_), self.net_.n_tokens)
+        return weights.scatter_(1, self.test_keep_, 0.0)
 
     # ------------------------------------------------------------------ scoring
     def _scoring_net(self, device: torch.device) -> torch.nn.Module:
@@ -700,7 +754,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
 
     def _scorer(self, net: torch.nn.Module, offsets: Sequence[int]) -> MaskedAEScorer:
         reference = offsets.index(0) if 0 in offsets else 0
-        return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"])
+        return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"],
+                              self._pass_weights())
 
     @torch.inference_mode()
     def _token_scores(self, events: EventSet) -> dict[str, np.ndarray]:
