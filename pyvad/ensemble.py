@@ -211,6 +211,9 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         group. Members fit their training videos better than new normal footage, each to a
         different degree, so held-out statistics put them on a fairer common scale; the cost
         is ``n_folds`` extra fits of every member on part of the videos. Still no labels.
+        A member wrapped in :class:`~sklearn.frozen.FrozenEstimator` keeps its fitted model
+        for scoring; its held-out scores come from unfitted clones of that model's
+        configuration, fitted on the folds.
     n_folds : int, default=2
         Groups of training videos for ``statistics="cross_fit"``.
     cache_videos : bool, default=True
@@ -388,13 +391,12 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
                 f"statistics='cross_fit' splits the training videos into n_folds={self.n_folds} groups, "
                 f"but only {len(videos)} videos were given"
             )
-        frozen = [name for name, detector in members if isinstance(detector, FrozenEstimator)]
-        if frozen:
-            raise ValueError(f"statistics='cross_fit' refits every member, but {frozen} are frozen; use statistics='training'")
+        templates = [(name, detector.estimator if isinstance(detector, FrozenEstimator) else detector)
+                     for name, detector in members]
         matrices: list[np.ndarray] = [np.empty((0, 0))] * len(videos)
         for fit_rows, held_rows in KFold(self.n_folds).split(videos):
             held = [videos[i] for i in held_rows]
-            fold = {name: self._place(clone(detector)).fit([videos[i] for i in fit_rows]) for name, detector in members}
+            fold = {name: self._place(clone(detector)).fit([videos[i] for i in fit_rows]) for name, detector in templates}
             scored = self._member_matrices(fold, held, lambda detector: detector.score_frames(held), "held-out frame scores")
             for index, matrix in zip(held_rows, scored):
                 matrices[index] = matrix

@@ -361,9 +361,15 @@ def test_cross_fit_statistics_come_from_videos_the_member_did_not_see(statistics
     assert np.concatenate(ensemble.training_frame_scores_).mean() == pytest.approx(0.0)
 
 
-def test_cross_fit_needs_enough_videos_and_refittable_members():
+def test_cross_fit_needs_enough_videos():
     with pytest.raises(ValueError, match="n_folds=3 groups, but only 2 videos"):
         DetectorEnsemble([("a", SeenVideos())], statistics="cross_fit", n_folds=3).fit(named_videos(2))
-    frozen = SeenVideos().fit(named_videos(2))
-    with pytest.raises(ValueError, match="frozen"):
-        DetectorEnsemble([("a", FrozenEstimator(frozen))], statistics="cross_fit").fit(named_videos(2))
+
+
+def test_cross_fit_keeps_frozen_members_and_fits_fresh_clones_on_the_folds():
+    videos = named_videos(4)
+    frozen = SeenVideos().fit(videos)
+    ensemble = DetectorEnsemble([("a", FrozenEstimator(frozen))], statistics="cross_fit", n_folds=2).fit(videos)
+    assert ensemble.detectors_["a"].estimator is frozen  # scored with the given fitted model ...
+    assert frozen.seen_ == ["clip0", "clip1", "clip2", "clip3"]  # ... which the fold fits left untouched
+    assert ensemble.mean_ == pytest.approx([5.5])  # statistics from videos the fold clones did not see
