@@ -19,6 +19,11 @@ Object-level methods use the VEC authors' released boxes when ``<root>/boxes_vec
 (the papers' kind of object detector), else the weight-free ``MotionForeground``. Fit time
 includes extraction of the training videos; scoring frames/s includes extraction of the test
 videos; RBDC/TBDC need pixel masks and are computed afterwards (not timed).
+
+The method rows save their fitted models (``run_all/models/<run>.pyvad``, not committed); the
+ensemble rows of the same invocation load those members frozen instead of fitting them again,
+and report as fit time their own plus the members' fit times. ``ensemble_xfit`` still fits fresh
+clones of every member on the folds of training videos for its held-out statistics.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import numpy as np
 from _common import RESULTS_DIR, default_ped2_root, machine, peak_rss_mb, write_result
 
 RUN_DIR = RESULTS_DIR / "run_all"
+MODEL_DIR = RUN_DIR / "models"
 DATASETS = ("ped2", "avenue", "shanghaitech", "ubnormal")
 METHODS = ("baseline", "cafe", "pkgnet", "maskedae", "ensemble", "ensemble_xfit")
 ENSEMBLE_MEMBERS = ("cafe", "pkgnet", "maskedae")
@@ -85,8 +91,12 @@ def vec_boxes(dataset: str, root: Path) -> dict[str, Any] | None:
     return load_vec_boxes(dataset, root) if (root / "boxes_vec").is_dir() else None
 
 
-def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed: int) -> Any:
-    """The detector of one run; object-level methods crop ``boxes`` when given (else their default foreground)."""
+def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed: int,
+                   fitted_members: dict[str, Any] | None = None) -> Any:
+    """The detector of one run; object-level methods crop ``boxes`` when given (else their default foreground).
+
+    Ensemble members found in ``fitted_members`` are used as fitted (frozen); the others are built here.
+    """
     from pyvad import CAFEDetector, MaskedAEDetector, MotionBaselineDetector, PKGNetDetector
     from pyvad.foreground import PrecomputedBoxes
     from pyvad.methods.pkgnet import OFFSETS
@@ -102,9 +112,13 @@ def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed:
     if method == "maskedae":
         return MaskedAEDetector(preset, random_state=seed)
     if method in ("ensemble", "ensemble_xfit"):
+        from sklearn.frozen import FrozenEstimator
+
         from pyvad.ensemble import DetectorEnsemble
 
-        members = [(name, build_detector(name, preset, boxes, seed)) for name in ENSEMBLE_MEMBERS]
+        fitted_members = fitted_members or {}
+        members = [(name, FrozenEstimator(fitted_members[name]) if name in fitted_members
+                    else build_detector(name, preset, boxes, seed)) for name in ENSEMBLE_MEMBERS]
         return DetectorEnsemble(members, statistics="cross_fit" if method == "ensemble_xfit" else "training")
     raise ValueError(f"unknown method {method!r}")
 
@@ -112,7 +126,8 @@ def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed:
 def describe_weights(detector: Any) -> str:
     """Teacher / weights actually used (offline substitutes named), from the fitted config."""
     if hasattr(detector, "detectors"):
-        return "; ".join(f"{name}: {describe_weights(member)}" for name, member in detector.detectors_.items())
+        return "; ".join(f"{name}: {describe_weights(getattr(member, 'estimator', member))}"
+                         for name, member in detector.detectors_.items())
     config = getattr(detector, "config_", {})
     if "teacher" in config:
         return f"{config['teacher']} ({config.get('teacher_weights')})"
@@ -173,8 +188,27 @@ def cross_validated_row(detector: Any, members: dict, test: Any, base: dict[str,
     write_run(run_name(base["dataset"], "ensemble_cv", base["preset"]), test, result.frame_scores, row)
 
 
-def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None) -> Path:
-    """Fit, score and evaluate one configuration; write its JSON and test scores."""
+def model_path(dataset: str, method: str, preset: str) -> Path:
+    return MODEL_DIR / f"{run_name(dataset, method, preset)}.pyvad"
+
+
+def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str, Any], float]:
+    """Members fitted by this invocation's method rows, and the sum of their fit times."""
+    import pyvad
+
+    members, seconds = {}, 0.0
+    for name in names:
+        members[name] = pyvad.load(model_path(dataset, name, preset))
+        seconds += json.loads((RUN_DIR / f"{run_name(dataset, name, preset)}.json").read_text())["fit_seconds"]
+    return members, seconds
+
+
+def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None,
+            reuse: list[str] = ()) -> Path:
+    """Fit, score and evaluate one configuration; write its JSON and test scores.
+
+    ``reuse`` names ensemble members whose models this invocation's method rows saved.
+    """
     import torch
 
     from pyvad.datasets import load_dataset
@@ -183,11 +217,16 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         torch.set_num_threads(threads)
     train, test = load_dataset(dataset, root)
     boxes = vec_boxes(dataset, root)
-    detector = build_detector(method, preset, boxes, seed)
+    fitted_members, member_seconds = load_members(dataset, preset, list(reuse))
+    detector = build_detector(method, preset, boxes, seed, fitted_members)
     load_before = os.getloadavg()
     start = time.perf_counter()
     detector.fit(train.videos)
-    fit_seconds = time.perf_counter() - start
+    own_fit_seconds = time.perf_counter() - start
+    fit_seconds = own_fit_seconds + member_seconds
+    if method in ENSEMBLE_MEMBERS:
+        MODEL_DIR.mkdir(parents=True, exist_ok=True)
+        detector.save(model_path(dataset, method, preset))
     with_maps = test.masks is not None and all(mask is not None for mask in test.masks)
     scores, score_seconds, maps, members = score_test(detector, test.videos, with_maps)
     metrics = evaluate_scores(test, scores, maps)
@@ -203,6 +242,7 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         "test_frames": test.n_frames,
         **metrics,
         "fit_seconds": fit_seconds,
+        **({"members_reused": list(reuse), "fit_seconds_own": own_fit_seconds} if reuse else {}),
         "scoring_fps": test.n_frames / score_seconds,
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
@@ -219,12 +259,15 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
 # ----------------------------------------------------------------------------- orchestration
 
 
-def run_child(dataset: str, method: str, preset: str, root: Path, args: argparse.Namespace) -> bool:
+def run_child(dataset: str, method: str, preset: str, root: Path, args: argparse.Namespace,
+              reuse: list[str] = ()) -> bool:
     """Run one configuration in a fresh interpreter; True when it succeeded."""
     command = [sys.executable, __file__, "--one", dataset, method, preset, "--root-of-one", str(root),
                "--seed", str(args.seed)]
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if reuse:
+        command += ["--reuse", ",".join(reuse)]
     print(f"== {run_name(dataset, method, preset)}", flush=True)
     start = time.perf_counter()
     completed = subprocess.run(command, check=False)
@@ -251,10 +294,11 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="only rebuild tables and plots from the JSON")
     parser.add_argument("--one", nargs=3, metavar=("DATASET", "METHOD", "PRESET"), help=argparse.SUPPRESS)
     parser.add_argument("--root-of-one", help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:
-        run_one(*args.one, Path(args.root_of_one), args.seed, args.threads)
+        run_one(*args.one, Path(args.root_of_one), args.seed, args.threads, [n for n in args.reuse.split(",") if n])
         return
     from _run_all_report import write_reports
 
@@ -269,7 +313,13 @@ def main() -> None:
         runs = planned_runs(list(roots), methods, args.fast)
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        failed = [run for run in runs if not run_child(run[0], run[1], run[2], roots[run[0]], args)]
+        failed, fitted = [], set()  # fitted: member rows of this invocation whose models can be reused
+        for dataset, method, preset in runs:
+            reuse = [m for m in ENSEMBLE_MEMBERS if (dataset, m, preset) in fitted] if method.startswith("ensemble") else []
+            if run_child(dataset, method, preset, roots[dataset], args, reuse):
+                fitted.add((dataset, method, preset))
+            else:
+                failed.append((dataset, method, preset))
         total = time.perf_counter() - start
         print(f"{len(runs) - len(failed)}/{len(runs)} runs succeeded in {total / 60:.1f} min", flush=True)
         (RUN_DIR / "last_run.json").write_text(json.dumps(
