@@ -49,6 +49,7 @@ from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
+from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, resolve_device, set_trainable
 
@@ -245,8 +246,9 @@ class MaskedAEScorer(torch.nn.Module):
 
 def _filtered(values: np.ndarray, sigma_spatial: float, sigma_temporal: float) -> np.ndarray:
     """3-D Gaussian filter of one video's token maps (T, gh, gw), or temporal of (T,)."""
-    sigma = (sigma_temporal,) + (sigma_spatial,) * (values.ndim - 1)
-    return ndimage.gaussian_filter(values, sigma=sigma, mode="nearest") if any(sigma) else values
+    if values.ndim == 3:
+        return gaussian_filter_3d(values, sigma_spatial=sigma_spatial, sigma_temporal=sigma_temporal)
+    return ndimage.gaussian_filter1d(values, sigma_temporal, mode="nearest") if sigma_temporal else values
 
 
 def video_component_maps(
