@@ -325,7 +325,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     max_train_events : int, optional
         Train on at most this many training objects, drawn at random (seeded by
         ``random_state``); the fusion statistics still use every training object.
-        Default all (10 000 in ``"fast"``).
+        Default all (every preset).
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"``, ...
     num_workers : int, default=0
