@@ -92,6 +92,14 @@ def proxy_videos(videos, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarr
     return out, kinds
 
 
+def proxy_split(root: str, seed: int) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+    """Ped2 training videos the detector fits (all but ``HELD_OUT``), the held-out clips with
+    their injected anomalies, and per-frame kinds. The test split is never read."""
+    train, _ = load_dataset("ped2", root)
+    videos, kinds = proxy_videos(train.videos, seed)
+    return [v for i, v in enumerate(train.videos) if i not in HELD_OUT], videos, kinds
+
+
 def proxy_aucs(kinds: list[np.ndarray], scores: list[np.ndarray]) -> dict[str, float]:
     """Micro AUC (all, per kind) and macro AUC of per-video frame scores."""
     result = {"all": micro_auc([k > 0 for k in kinds], scores)}
@@ -113,12 +121,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    train, _ = load_dataset("ped2", args.root)  # training videos only: the test split is never read
-    videos, kinds = proxy_videos(train.videos, args.seed)
+    fit_videos, videos, kinds = proxy_split(args.root, args.seed)
     params = json.loads(args.params)
     det = MaskedAEDetector(preset=args.preset, random_state=args.seed, **params)
     start = time.perf_counter()
-    det.fit([v for i, v in enumerate(train.videos) if i not in HELD_OUT])
+    det.fit(fit_videos)
     fit_s = time.perf_counter() - start
     result = {"fused": proxy_aucs(kinds, det.score_frames(videos))}
     table = det.transform(videos)

@@ -25,10 +25,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from _common import default_ped2_root, write_result
-from maskedae_proxy import HELD_OUT, proxy_aucs, proxy_videos
+from maskedae_proxy import proxy_aucs, proxy_split
 from sklearn.base import clone
 
-from pyvad.datasets import load_dataset
 from pyvad.fusion import ScoreTable
 from pyvad.methods.maskedae import MaskedAEDetector, MaskedAEScorer, video_component_maps
 
@@ -111,9 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    train, _ = load_dataset("ped2", args.root)  # training videos only: the test split is never read
-    videos, kinds = proxy_videos(train.videos, args.seed)
-    fit_videos = [v for i, v in enumerate(train.videos) if i not in HELD_OUT]
+    fit_videos, videos, kinds = proxy_split(args.root, args.seed)
     start = time.perf_counter()
     det = MaskedAEDetector(preset=args.preset, random_state=args.seed).fit(fit_videos)
     fit_seconds = time.perf_counter() - start

@@ -313,7 +313,7 @@ def main() -> None:
         runs = planned_runs(list(roots), methods, args.fast)
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        failed, fitted = [], set()  # fitted: member rows of this invocation whose models can be reused
+        failed, fitted = [], set()  # runs of this invocation that succeeded (their member models can be reused)
         for dataset, method, preset in runs:
             reuse = [m for m in ENSEMBLE_MEMBERS if (dataset, m, preset) in fitted] if method.startswith("ensemble") else []
             if run_child(dataset, method, preset, roots[dataset], args, reuse):

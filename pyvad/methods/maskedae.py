@@ -201,14 +201,12 @@ class MaskedAEScorer(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.net = net
-        keeps = [None] if keep is None else list(keep)
+        self.n_passes = 1 if keep is None else len(keep)
         if token_weights is None:
-            token_weights = torch.full((len(keeps), 1), 1.0 / len(keeps))
-        if len(token_weights) != len(keeps):
-            raise ValueError(f"token_weights has {len(token_weights)} rows for {len(keeps)} test-time passes")
-        self.n_passes = len(keeps)
-        for index, row in enumerate(keeps):
-            self.register_buffer(f"keep{index}", None if row is None else row[None], persistent=False)
+            token_weights = torch.full((self.n_passes, 1), 1.0 / self.n_passes)
+        if len(token_weights) != self.n_passes:
+            raise ValueError(f"token_weights has {len(token_weights)} rows for {self.n_passes} test-time passes")
+        self.register_buffer("keep", keep, persistent=False)
         self.register_buffer("token_weights", token_weights.float(), persistent=False)
         self.reference = reference
         self.names = tuple(components)
@@ -223,8 +221,8 @@ class MaskedAEScorer(torch.nn.Module):
         target = patchify(_reconstruction_target(clean, None, self.anomaly_maps), self.patch_size)
         totals: dict[str, torch.Tensor] = {}
         for index in range(self.n_passes):
-            keep = getattr(self, f"keep{index}")
-            passed = self._one_pass(images, None if keep is None else keep.expand(b, -1), target)
+            keep = None if self.keep is None else self.keep[index : index + 1].expand(b, -1)
+            passed = self._one_pass(images, keep, target)
             for name, value in passed.items():
                 weight = self.token_weights[index] if value.ndim > 1 else 1.0 / self.n_passes
                 totals[name] = totals.get(name, 0.0) + weight * value
