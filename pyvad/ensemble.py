@@ -620,6 +620,27 @@ class CrossValidatedWeights:
     member_scores: dict[str, list[np.ndarray]]
 
 
+def _inner_splits(inner_cv: int | Any, outer_train: np.ndarray, outer_test: np.ndarray,
+                  labels: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The inner folds over one outer fold's training videos, each checked to hold both classes.
+
+    A fold of only normal (or only abnormal) frames has no AUC, and the error scikit-learn
+    would raise from deep inside the grid search names neither the fold nor a remedy.
+    """
+    outer_labels = [labels[i] for i in outer_train]
+    splits = list(check_cv(inner_cv).split(outer_labels))
+    for _, inner_test in splits:
+        frames = np.concatenate([outer_labels[i] for i in inner_test])
+        if frames.min() == frames.max():
+            kind = "abnormal" if frames[0] else "normal"
+            raise ValueError(
+                f"an inner fold holds only {kind} frames (videos {outer_train[inner_test].tolist()}, while "
+                f"choosing weights for videos {np.asarray(outer_test).tolist()}): the scorers need both "
+                "classes in every fold. Use fewer inner folds, or a splitter that mixes videos, e.g. "
+                "inner_cv=KFold(2, shuffle=True, random_state=0)")
+    return splits
+
+
 def cross_validated_weights(
     ensemble: DetectorEnsemble,
     videos: Any,
@@ -659,7 +680,8 @@ def cross_validated_weights(
         over videos in order).
     inner_cv : int or cross-validation splitter, default=3
         Folds of the inner grid search over the outer-training videos. Every inner test
-        fold needs normal and abnormal frames for the AUC scorers.
+        fold needs normal and abnormal frames for the AUC scorers; a fold without both
+        raises a ``ValueError`` naming its videos before any search runs.
     scoring : str, default="micro_auc"
         A metric of :func:`pyvad.metrics.make_video_scorer`.
 
@@ -696,7 +718,7 @@ def cross_validated_weights(
     fold_weights, fold_videos = [], []
     for train, test in check_cv(cv).split(matrices):
         search = GridSearchCV(combination, {"weights": candidates}, scoring=make_video_scorer(scoring),
-                              cv=inner_cv, error_score="raise")
+                              cv=_inner_splits(inner_cv, train, test, y), error_score="raise")
         search.fit([matrices[i] for i in train], [y[i] for i in train])
         chosen = search.best_estimator_
         for index, video_scores in zip(test, chosen.score_frames([matrices[i] for i in test])):

@@ -315,6 +315,13 @@ def test_cv_rejects_bad_labels_and_grids(fitted, data):
         cross_validated_weights(fitted, test.videos, test.frame_labels, grid=[[1, 0, 0]])
 
 
+
+def test_cv_names_an_inner_fold_without_abnormal_frames(fitted, data):
+    test = data[1]
+    labels = [np.zeros_like(np.asarray(label)) if index < 2 else label for index, label in enumerate(test.frame_labels)]
+    with pytest.raises(ValueError, match=r"only normal frames \(videos \[1\], while choosing weights for videos \[0\]\)"):
+        cross_validated_weights(fitted, test.videos, labels, cv=KFold(3), inner_cv=KFold(2))
+
 def test_simplex_grid_starts_with_equal_weights_and_sums_to_one():
     grid = simplex_grid(3, steps=4)
     assert grid[0] == pytest.approx((1 / 3,) * 3)
