@@ -110,14 +110,20 @@ def proxy_aucs(kinds: list[np.ndarray], scores: list[np.ndarray]) -> dict[str, f
     return {key: round(float(value), 4) for key, value in result.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def proxy_arguments(description: str, script: str) -> argparse.ArgumentParser:
+    """The options every proxy script takes: data root, preset, threads, seed, output."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--root", default=str(default_ped2_root()))
     parser.add_argument("--preset", default="fast")
-    parser.add_argument("--params", default="{}", help='extra detector parameters as JSON, e.g. \'{"offsets": [0]}\'')
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", help="JSON path (default: benchmarks/results/maskedae_proxy_<preset>.json)")
+    parser.add_argument("--output", help=f"JSON path (default: benchmarks/results/{script}_<preset>.json)")
+    return parser
+
+
+def main() -> None:
+    parser = proxy_arguments(__doc__.splitlines()[0], "maskedae_proxy")
+    parser.add_argument("--params", default="{}", help='extra detector parameters as JSON, e.g. \'{"offsets": [0]}\'')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

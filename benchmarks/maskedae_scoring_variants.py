@@ -18,14 +18,13 @@ micro AUC of each component.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from _common import default_ped2_root, write_result
-from maskedae_proxy import proxy_aucs, proxy_split
+from _common import write_result
+from maskedae_proxy import proxy_arguments, proxy_aucs, proxy_split
 from sklearn.base import clone
 
 from pyvad.fusion import ScoreTable
@@ -101,13 +100,7 @@ def cell_normaliser(kind: str, training_maps: list[dict[str, np.ndarray]]) -> Ca
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(default_ped2_root()))
-    parser.add_argument("--preset", default="fast")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", help="JSON path (default: benchmarks/results/maskedae_scoring_variants_<preset>.json)")
-    args = parser.parse_args()
+    args = proxy_arguments(__doc__.splitlines()[0], "maskedae_scoring_variants").parse_args()
     torch.set_num_threads(args.threads)
 
     fit_videos, videos, kinds = proxy_split(args.root, args.seed)
