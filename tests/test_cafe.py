@@ -15,10 +15,11 @@ import pyvad
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import ScoreFusion, ScoreTable
 from pyvad.methods import get_method
-from pyvad.methods.cafe import CAFE_PRESETS, CAFEDetector, cafe_event_scores, cafe_loss_terms
+from pyvad.methods.cafe import CAFE_PRESETS, TEACHER_LAYER_GROUPS, CAFEDetector, cafe_event_scores, cafe_loss_terms
 from pyvad.metrics import micro_auc
 from pyvad.nets.cafe import CAFENet, CAFEStudent, FeatureAlignment, LowLevelDecoder
 from pyvad.synthetic import make_train_test
+from pyvad.teachers import Teacher
 
 TINY = {
     "teacher": "mobilenet_v2",
@@ -63,6 +64,14 @@ def test_resnet9_student_taps_match_the_cifar_teacher_layer_groups():
     student = CAFEStudent("resnet9", n_groups=4)
     assert student.feature_shapes() == [(128, 16, 16), (256, 8, 8), (512, 4, 4), (512, 1, 1)]
 
+
+
+@pytest.mark.parametrize("name", sorted(TEACHER_LAYER_GROUPS))
+def test_every_known_teacher_has_six_layer_groups_of_falling_resolution(name):
+    side = 32 if name.endswith("_cifar") else 64
+    shapes = list(Teacher(name, taps=TEACHER_LAYER_GROUPS[name], weights="random").feature_shapes(side, side).values())
+    assert len(shapes) == 6 and shapes[-1][1:] == (1, 1)
+    assert all(a[1] >= b[1] for a, b in zip(shapes, shapes[1:]))
 
 def test_resnet17_student_has_two_blocks_per_stage():
     student = CAFEStudent("resnet17", n_groups=1)

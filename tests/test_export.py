@@ -36,6 +36,11 @@ DETECTORS = {
         "fast", teacher="resnet18", teacher_weights="random", width=8, epochs=1, batch_size=64, device="cpu",
         random_state=0,
     ),
+    # a teacher whose convolutions pad from the input size (TensorFlow "same")
+    "pkgnet_lite0": lambda: PKGNetDetector(
+        "fast", teacher="efficientnet_lite0", teacher_weights="random", width=8, epochs=1, batch_size=64, device="cpu",
+        random_state=0,
+    ),
     "maskedae": lambda: MaskedAEDetector(
         "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0,
         architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2),

