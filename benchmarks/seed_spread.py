@@ -4,7 +4,8 @@
 
 Fits each method once per seed (same preset, data, foreground and thread count as
 ``run_all.py --fast``: its ``build_detector``), scores the test videos and prints micro and
-macro AUC per seed with their mean and standard deviation. ``--params`` overrides detector
+macro AUC per seed with their mean and standard deviation, fit time and scoring frames/s
+(extraction of the test videos included). ``--params`` overrides detector
 parameters of every method (e.g. ``'{"epochs": 15}'``). The test labels compute the
 metrics and nothing else; no setting is chosen from this output. JSON:
 ``benchmarks/results/seed_spread_<dataset>.json``.
@@ -50,11 +51,14 @@ def main() -> None:
             start = time.perf_counter()
             detector.fit(train.videos)
             fit_seconds = time.perf_counter() - start
-            metrics = evaluate_scores(test, detector.score_frames(test.videos))
+            start = time.perf_counter()
+            scores = detector.score_frames(test.videos)
+            scoring_fps = sum(len(video) for video in scores) / (time.perf_counter() - start)
+            metrics = evaluate_scores(test, scores)
             runs.append({"seed": seed, "micro_auc": metrics["micro_auc"], "macro_auc": metrics["macro_auc"],
-                         "fit_seconds": fit_seconds})
+                         "fit_seconds": fit_seconds, "scoring_fps": scoring_fps})
             print(f"{method:9s} seed {seed}: micro {metrics['micro_auc']:.4f}  macro {metrics['macro_auc']:.4f}  "
-                  f"fit {fit_seconds:.0f} s", flush=True)
+                  f"fit {fit_seconds:.0f} s  scoring {scoring_fps:.1f} frames/s (with extraction)", flush=True)
         summary = {key: {"mean": float(np.mean([r[key] for r in runs])), "std": float(np.std([r[key] for r in runs], ddof=1))}
                    for key in ("micro_auc", "macro_auc")} if len(runs) > 1 else {}
         results[method] = {"runs": runs, **summary}
