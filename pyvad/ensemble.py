@@ -627,6 +627,7 @@ def _inner_splits(inner_cv: int | Any, outer_train: np.ndarray, outer_test: np.n
     A fold of only normal (or only abnormal) frames has no AUC, and the error scikit-learn
     would raise from deep inside the grid search names neither the fold nor a remedy.
     """
+    outer_train = np.asarray(outer_train)  # a user's splitter may yield lists
     outer_labels = [labels[i] for i in outer_train]
     splits = list(check_cv(inner_cv).split(outer_labels))
     for _, inner_test in splits:
