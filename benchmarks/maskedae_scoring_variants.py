@@ -1,9 +1,9 @@
-"""Test-time scoring variants of one AED-MAE model, on the label-free proxy of maskedae_proxy.py.
+"""Test-time scoring variants of one AED-MAE model, on the label-free proxy of heldout_proxy.py.
 
     python benchmarks/maskedae_scoring_variants.py [--preset fast] [--threads N] [--output JSON]
 
 Fits one :class:`MaskedAEDetector` on 13 Ped2 training videos, then scores the 3 held-out
-training clips with injected anomalies (see ``maskedae_proxy.py``; Ped2's test split is never
+training clips with injected anomalies (see ``heldout_proxy.py``; Ped2's test split is never
 read) in several ways, each with fusion statistics recomputed from the 13 training videos:
 
 - which test-time pass scores a token: the fixed mask, no mask, or two complementary masks
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from _common import write_result
-from maskedae_proxy import proxy_arguments, proxy_aucs, proxy_split
+from heldout_proxy import proxy_arguments, proxy_aucs, proxy_split
 from sklearn.base import clone
 
 from pyvad.fusion import ScoreTable

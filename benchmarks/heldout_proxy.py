@@ -1,6 +1,6 @@
 """Label-free check of a detector on Ped2: held-out training videos with injected anomalies.
 
-    python benchmarks/maskedae_proxy.py [--method maskedae] [--preset fast] [--params JSON] [--threads N] [--output JSON]
+    python benchmarks/heldout_proxy.py [--method maskedae] [--preset fast] [--params JSON] [--threads N] [--output JSON]
 
 Ped2's test labels must not steer any choice, so this proxy never reads them. Three of the
 16 normal training videos are held out; the detector trains on the other 13. Each held-out
