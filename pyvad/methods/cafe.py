@@ -108,7 +108,7 @@ CAFE_PRESETS: dict[str, dict[str, Any]] = {
     "fast": {
         **_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "window": 10,
         "teacher_input_size": 64, "student_widths": (16, 32, 64, 128), "epochs": 8, "ca_start_epoch": 5,
-        "batch_size": 32, "lr": 3e-3, "max_train_events": 16000, "cache_teacher": True,
+        "batch_size": 32, "lr": 1e-2, "max_train_events": 16000, "cache_teacher": True,
     },
 }
 """Hyper-parameters of each preset: the paper's Sec. 4.1 values per dataset, and ``fast``."""
@@ -412,7 +412,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     epochs, batch_size : int, optional
         Training length and batch; preset 50 and 256 (``fast``: 8 and 32).
     lr : float, optional
-        Adam learning rate; preset 1e-3 (``fast``: 3e-3).
+        Adam learning rate; preset 1e-3 (``fast``: 1e-2).
     max_train_events : int, optional
         Train, and compute the fusion statistics, on a random subset of this many
         training events; preset None (all, as the paper), ``fast``: 16,000.
