@@ -159,6 +159,11 @@ def crop_patch(image: np.ndarray, box: np.ndarray, size: int | Sequence[int]) ->
     return crop_patches(image, np.asarray(box).reshape(1, 4), size)[0]
 
 
+def join_arrays(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(arrays)``, but a single array is returned as it is (no copy of a large stack)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
 def _check_length(name: str, array: np.ndarray, n: int) -> None:
     if len(array) != n:
         raise ValueError(f"EventSet.{name} has {len(array)} rows, expected {n} (one per event)")
@@ -367,11 +372,11 @@ class EventSet:
             frame_indices=np.concatenate([s.frame_indices for s in event_sets]),
             boxes=np.concatenate([s.boxes for s in event_sets]),
             offsets=first.offsets,
-            patches=np.concatenate([s.patches for s in event_sets]),
+            patches=join_arrays([s.patches for s in event_sets]),
             n_frames=np.concatenate([s.n_frames for s in event_sets]),
             video_names=sum((s.video_names for s in event_sets), ()),
             frame_sizes=np.concatenate([s.frame_sizes for s in event_sets]),
-            flow=None if first.flow is None else np.concatenate([s.flow for s in event_sets]),
+            flow=None if first.flow is None else join_arrays([s.flow for s in event_sets]),
         )
 
     def to_torch(

@@ -83,6 +83,15 @@ def test_concat_appends_videos_and_shifts_their_ids():
     np.testing.assert_array_equal(joined.n_frames, [4, 8, 4, 8])
 
 
+def test_concat_of_one_event_set_keeps_its_patches_without_a_copy():
+    events = make_events(with_flow=True)
+    joined = EventSet.concat([events])
+    assert joined.patches is events.patches and joined.flow is events.flow
+    np.testing.assert_array_equal(joined.video_ids, events.video_ids)
+    two = EventSet.concat([events, events])
+    assert not np.shares_memory(two.patches, events.patches) and len(two) == 2 * len(events)
+
+
 def test_concat_refuses_event_sets_with_other_offsets():
     with pytest.raises(ValueError, match="offsets"):
         EventSet.concat([make_events(offsets=(0, 1)), make_events(offsets=(-1, 0, 1))])

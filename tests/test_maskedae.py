@@ -125,6 +125,19 @@ def test_scores_maps_and_components_have_the_expected_shapes(fitted, data):
     assert fitted.predict(test.videos).shape == (48,)
 
 
+def test_videos_scored_one_at_a_time_match_their_joint_frame_events(fitted, data):
+    _, test = data
+    one_by_one = fitted.transform(test.videos)
+    events = WholeFrames(image_size=(16, 24), offsets=(0,)).fit_transform(test.videos)
+    joint = fitted.transform(events)
+    assert one_by_one.video_names == joint.video_names
+    np.testing.assert_array_equal(one_by_one.video_ids, joint.video_ids)
+    for name in joint.components:
+        np.testing.assert_allclose(one_by_one[name], joint[name], rtol=1e-6)
+    for video_maps, joint_maps in zip(fitted.score_maps(test.videos), fitted.score_maps(events)):
+        np.testing.assert_allclose(video_maps, joint_maps, rtol=1e-5, atol=1e-6)
+
+
 def test_scoring_is_deterministic(fitted, data):
     _, test = data
     np.testing.assert_array_equal(fitted.score_samples(test.videos), fitted.score_samples(test.videos))

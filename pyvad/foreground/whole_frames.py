@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from pyvad.events import EventSet, neighbour_indices, normalize_offsets, normalize_patch_size
+from pyvad.events import EventSet, join_arrays, neighbour_indices, normalize_offsets, normalize_patch_size
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground.base import check_same_channels
 from pyvad.video import Video, as_videos
@@ -78,7 +78,7 @@ class FrameEvents(EventSet):
         motions = [getattr(s, "motion", None) for s in event_sets]
         if any(m is None for m in motions) and not all(m is None for m in motions):
             raise ValueError("cannot concatenate FrameEvents with and without motion maps")
-        motion = None if motions[0] is None else np.concatenate(motions)
+        motion = None if motions[0] is None else join_arrays(motions)
         return cls(**{f.name: getattr(joined, f.name) for f in fields(EventSet)}, motion=motion)
 
 

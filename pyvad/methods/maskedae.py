@@ -29,7 +29,7 @@ hid it; ``"none"`` feeds every token.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
 from pyvad.base import BaseDetector, resolve_preset
@@ -52,6 +53,7 @@ from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, resolve_device, set_trainable
+from pyvad.video import as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
 
@@ -93,8 +95,8 @@ def _complementary_passes(mask_ratio: float) -> int:
 
 
 def _to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float in [-1, 1]."""
-    return images.float().div_(127.5).sub_(1.0)
+    """uint8 images -> float in [-1, 1] (the shift also converts: two passes over the floats, not three)."""
+    return torch.add(images, -127.5).div_(127.5)
 
 
 def _reconstruction_target(clean: torch.Tensor, anomaly_map: torch.Tensor | None, anomaly_maps: bool) -> torch.Tensor:
@@ -765,10 +767,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                               self._pass_weights())
 
     @torch.inference_mode()
-    def _token_scores(self, events: EventSet) -> dict[str, np.ndarray]:
+    def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
-        device = resolve_device(self.device)
-        scorer = self._scorer(self._scoring_net(device), events.offsets).to(device)
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
         for start in range(0, len(events), self.inference_batch_size):
             patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + self.inference_batch_size]))
@@ -778,13 +778,23 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                 parts[name].append(value.cpu())
         return {name: torch.cat(values).numpy().astype(np.float64) for name, values in parts.items()}
 
+    def _scored_videos(self, X: Any) -> Iterator[tuple[FrameEvents, dict[str, np.ndarray]]]:
+        """The frame events of ``X`` with their raw token scores, one video at a time.
+
+        Videos are read, resized and scored one by one, so memory holds the frames of one
+        video, not of the whole test set (Avenue's 320x640 input is 0.6 MB a frame, three
+        times that stacked). An EventSet is scored as it is.
+        """
+        device = resolve_device(self.device)
+        scorer = self._scorer(self._scoring_net(device), self.config_["offsets"]).to(device)
+        parts = [X] if isinstance(X, EventSet) else ([video] for video in as_videos(X))
+        for part in parts:
+            events = self._events(part, training=False)
+            yield events, self._token_scores(events, scorer, device)
+
     def _sigmas(self) -> dict[str, float]:
         return {"sigma_spatial": self.config_["filter_sigma_spatial"],
                 "sigma_temporal": self.config_["filter_sigma_temporal"]}
-
-    def _video_maps(self, events: EventSet) -> list[dict[str, np.ndarray]]:
-        """Per video (in order), the filtered component maps of its frames."""
-        return video_component_maps(self._token_scores(events), events, **self._sigmas())
 
     def transform(self, X: Any) -> ScoreTable:
         """Raw AED-MAE score components of every frame.
@@ -803,8 +813,9 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             self-distillation) and ``class_prob`` (temporally filtered classifier
             probability, with the class head).
         """
-        events = self._events(X, training=False)
-        return frame_table(self._token_scores(events), events, **self._sigmas())
+        check_is_fitted(self, "net_")
+        return ScoreTable.concat([frame_table(outputs, events, **self._sigmas())
+                                  for events, outputs in self._scored_videos(X)])
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on frame stacks of the fitted size (for :meth:`export`); filtering stays outside."""
@@ -829,18 +840,19 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         list of ndarray of shape (n_frames, H, W), float32
             One array per video, higher = more abnormal.
         """
-        events = self._events(X, training=False)
+        check_is_fitted(self, "net_")
         fusion = self.fusion_
         maps = []
-        for video, components in enumerate(self._video_maps(events)):
-            total = 0.0
-            for name, weight, mean, scale in zip(fusion.components_, fusion.weights_, fusion.mean_, fusion.scale_):
-                values = components[name]
-                values = values if values.ndim > 1 else values[:, None, None]
-                total = total + weight * (values - mean) / scale
-            height, width = (int(v) for v in events.frame_sizes[video])
-            maps.append(np.stack([cv2.resize(np.asarray(m, np.float32), (width, height),
-                                             interpolation=cv2.INTER_LINEAR) for m in total]))
+        for events, outputs in self._scored_videos(X):
+            for video, components in enumerate(video_component_maps(outputs, events, **self._sigmas())):
+                total = 0.0
+                for name, weight, mean, scale in zip(fusion.components_, fusion.weights_, fusion.mean_, fusion.scale_):
+                    values = components[name]
+                    values = values if values.ndim > 1 else values[:, None, None]
+                    total = total + weight * (values - mean) / scale
+                height, width = (int(v) for v in events.frame_sizes[video])
+                maps.append(np.stack([cv2.resize(np.asarray(m, np.float32), (width, height),
+                                                 interpolation=cv2.INTER_LINEAR) for m in total]))
         return maps
 
     def __sklearn_tags__(self):
