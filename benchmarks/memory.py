@@ -40,9 +40,9 @@ WRITE_CHUNK = 256  # frames generated at once while writing
 TOLERANCE = 0.10
 
 
-def scene_frames(n_frames: int, seed: int = 0) -> Iterator[np.ndarray]:
+def scene_frames(n_frames: int, seed: int = 0, frame_size: tuple[int, int] = FRAME_SIZE) -> Iterator[np.ndarray]:
     """Frames of a textured scene with a square walking across, one at a time."""
-    height, width = FRAME_SIZE
+    height, width = frame_size
     rng = np.random.default_rng(seed)
     background = rng.integers(40, 200, (height, width, 3), dtype=np.uint8)
     for start in range(0, n_frames, WRITE_CHUNK):
@@ -54,12 +54,12 @@ def scene_frames(n_frames: int, seed: int = 0) -> Iterator[np.ndarray]:
         yield from block
 
 
-def write_scene(path: Path, n_frames: int, seed: int = 0) -> Path:
+def write_scene(path: Path, n_frames: int, seed: int = 0, frame_size: tuple[int, int] = FRAME_SIZE) -> Path:
     """Stream the synthetic scene to a video file."""
     from pyvad.video import VideoWriter
 
     with VideoWriter(path, fps=FPS) as writer:
-        for frame in scene_frames(n_frames, seed):
+        for frame in scene_frames(n_frames, seed, frame_size):
             writer.write(frame)
     return path
 
