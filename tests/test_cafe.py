@@ -233,6 +233,19 @@ def test_pipeline_of_extractor_detector_and_fusion(data):
     assert pipe.score_samples(test.videos).shape == (sum(len(v) for v in test.videos),)
 
 
+def test_fit_transform_extracts_the_training_videos_once(data, monkeypatch):
+    train, test = data
+    calls = []
+    original = MotionForeground.transform
+    monkeypatch.setattr(MotionForeground, "transform", lambda self, X: calls.append(1) or original(self, X))
+    det = tiny(epochs=1, max_train_events=32, random_state=0)
+    table = det.fit_transform(train.videos)
+    assert len(calls) == 1
+    reference = tiny(epochs=1, max_train_events=32, random_state=0).fit(train.videos)
+    np.testing.assert_allclose(table["kd"], reference.transform(train.videos)["kd"], rtol=1e-5)
+    assert [len(s) for s in det.score_frames(test.videos)] == [len(v) for v in test.videos]
+
+
 def test_score_maps_paint_fused_event_scores_into_their_boxes(fitted, events):
     maps = fitted.score_maps(events[1])
     table = fitted.transform(events[1])

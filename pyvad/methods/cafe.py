@@ -672,6 +672,30 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             )
         return events
 
+    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
+        """Fit on ``X`` and return its raw score table, extracting the videos' events once.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            Training data.
+        y : ignored
+
+        Returns
+        -------
+        ScoreTable
+            ``transform(X)`` of the fitted detector.
+        """
+        if isinstance(X, EventSet):
+            return self.fit(X, y).transform(X)
+        self._validate_params()
+        videos = as_videos(X)
+        extractor = clone(self.extractor or self._default_extractor(self._resolve_config())).fit(videos)
+        events = extractor.transform(videos)
+        self.fit(events, y)
+        self.extractor_ = extractor  # as if fitted on the videos: it scores videos too
+        return self.transform(events)
+
     def _check_events(self, events: EventSet, role: str) -> None:
         """The events must carry the context frames (and flow for LL-O) CAFE needs."""
         if not set((0, *_CONTEXT_OFFSETS)) <= set(events.offsets):
