@@ -661,9 +661,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             self.extractor_ = None
             events = X
         else:
-            videos = as_videos(X)
-            self.extractor_ = clone(self.extractor or self._default_extractor(self.config_)).fit(videos)
-            events = self.extractor_.transform(videos)
+            self.extractor_, events = self._extract(as_videos(X), self.config_)
         self._check_events(events, "training")
         if len(events) == 0:
             raise InvalidVideoError(
@@ -671,6 +669,11 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                 f"({', '.join(events.video_names[:3])}...); check the extractor's thresholds"
             )
         return events
+
+    def _extract(self, videos: Sequence[Any], config: Mapping[str, Any]) -> tuple[Any, EventSet]:
+        """The extractor (``extractor`` or the preset's) fitted on ``videos``, and their events."""
+        extractor = clone(self.extractor or self._default_extractor(config)).fit(videos)
+        return extractor, extractor.transform(videos)
 
     def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
         """Fit on ``X`` and return its raw score table, extracting the videos' events once.
@@ -689,9 +692,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         if isinstance(X, EventSet):
             return self.fit(X, y).transform(X)
         self._validate_params()
-        videos = as_videos(X)
-        extractor = clone(self.extractor or self._default_extractor(self._resolve_config())).fit(videos)
-        events = extractor.transform(videos)
+        extractor, events = self._extract(as_videos(X), self._resolve_config())
         self.fit(events, y)
         self.extractor_ = extractor  # as if fitted on the videos: it scores videos too
         return self.transform(events)
