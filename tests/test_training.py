@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -184,9 +185,25 @@ def test_invalid_parameters_are_named_in_the_error(params, message) -> None:
         _trainer(**params).fit(_tiny_model(), _mse, _regression_data())
 
 
-def test_amp_is_ignored_with_a_warning_off_cuda() -> None:
-    with pytest.warns(UserWarning, match="CUDA-only"):
-        _trainer(epochs=1, amp="bf16").fit(_tiny_model(), _mse, _regression_data())
+def test_fp16_amp_is_ignored_with_a_warning_off_cuda() -> None:
+    with pytest.warns(UserWarning, match="not supported on cpu"):
+        _trainer(epochs=1, amp="fp16").fit(_tiny_model(), _mse, _regression_data())
+
+
+def test_bf16_amp_trains_under_cpu_autocast() -> None:
+    dtypes = []
+
+    def loss(model: nn.Module, batch, epoch: int):
+        x, y = batch
+        prediction = model(x)
+        dtypes.append(prediction.dtype)
+        return nn.functional.mse_loss(prediction.float(), y), {}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = _trainer(epochs=2, amp="bf16").fit(_tiny_model(), loss, _regression_data())
+    assert set(dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
 def test_resolve_device() -> None:

@@ -391,7 +391,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     inference_batch_size : int, default=32
         Frames per forward pass when scoring.
     amp : {"bf16", "fp16"} or None, default=None
-        Mixed precision for training (CUDA) and scoring (CUDA; ``"bf16"`` also on CPU).
+        Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on CUDA.
     compile : bool, default=False
         ``torch.compile`` the network for scoring.
     device : str, default="auto"
