@@ -841,19 +841,23 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             One array per video, higher = more abnormal.
         """
         check_is_fitted(self, "net_")
+        return [
+            self._pixel_maps(components, events.frame_sizes[video])
+            for events, outputs in self._scored_videos(X)
+            for video, components in enumerate(video_component_maps(outputs, events, **self._sigmas()))
+        ]
+
+    def _pixel_maps(self, components: Mapping[str, np.ndarray], frame_size: Sequence[int]) -> np.ndarray:
+        """One video's filtered component maps fused like ``fusion_`` and resized to ``frame_size``."""
         fusion = self.fusion_
-        maps = []
-        for events, outputs in self._scored_videos(X):
-            for video, components in enumerate(video_component_maps(outputs, events, **self._sigmas())):
-                total = 0.0
-                for name, weight, mean, scale in zip(fusion.components_, fusion.weights_, fusion.mean_, fusion.scale_):
-                    values = components[name]
-                    values = values if values.ndim > 1 else values[:, None, None]
-                    total = total + weight * (values - mean) / scale
-                height, width = (int(v) for v in events.frame_sizes[video])
-                maps.append(np.stack([cv2.resize(np.asarray(m, np.float32), (width, height),
-                                                 interpolation=cv2.INTER_LINEAR) for m in total]))
-        return maps
+        total = 0.0
+        for name, weight, mean, scale in zip(fusion.components_, fusion.weights_, fusion.mean_, fusion.scale_):
+            values = components[name]
+            values = values if values.ndim > 1 else values[:, None, None]
+            total = total + weight * (values - mean) / scale
+        height, width = (int(v) for v in frame_size)
+        return np.stack([cv2.resize(np.asarray(m, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                         for m in total])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
