@@ -46,7 +46,9 @@ __all__ = [
     "LossFn",
     "Trainer",
     "cache_teacher_features",
+    "mixed_precision",
     "move_to_device",
+    "resolve_amp",
     "resolve_device",
     "seed_everything",
     "set_trainable",
@@ -66,6 +68,39 @@ _CHECKPOINT_FORMAT = 1
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``amp`` on ``device``, or None when AMP is off or not supported there.
+
+    Parameters
+    ----------
+    amp : {None, "bf16", "fp16"}
+        Requested mixed precision.
+    device : torch.device
+        Where the computation runs. bf16 runs on CUDA and CPU, fp16 on CUDA only; other
+        devices (MPS, ...) run in float32.
+
+    Returns
+    -------
+    torch.dtype or None
+
+    Examples
+    --------
+    >>> resolve_amp("bf16", torch.device("cpu")), resolve_amp("fp16", torch.device("cpu"))
+    (torch.bfloat16, None)
+    """
+    if amp not in _AMP_DTYPES:
+        raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {amp!r}")
+    supported = device.type == "cuda" or (device.type == "cpu" and amp == "bf16")
+    return _AMP_DTYPES[amp] if supported else None
+
+
+def mixed_precision(dtype: torch.dtype | None, device: torch.device) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to ``dtype`` on ``device``; a no-op when ``dtype`` is None (see :func:`resolve_amp`)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -664,13 +699,12 @@ class Trainer:
         return device
 
     def _amp_dtype(self) -> torch.dtype | None:
-        """The autocast dtype, or None when AMP is off or unsupported on this device."""
-        supported = self.device_.type == "cuda" or (self.device_.type == "cpu" and self.amp == "bf16")
-        if self.amp is not None and not supported:
+        """The autocast dtype, or None when AMP is off or unsupported on this device (warned)."""
+        dtype = resolve_amp(self.amp, self.device_)
+        if self.amp is not None and dtype is None:
             warnings.warn(f"Trainer amp={self.amp!r} is not supported on {self.device_} (bf16 runs on CUDA and CPU, "
                           f"fp16 on CUDA); training in float32", stacklevel=3)
-            return None
-        return _AMP_DTYPES[self.amp]
+        return dtype
 
     def _data_seed(self) -> int:
         """Seed of the per-epoch data order (drawn from torch when no random_state)."""
@@ -752,7 +786,7 @@ class Trainer:
                    disable=not show, file=sys.stderr, dynamic_ncols=True)
         for step, batch in enumerate(bar):
             batch = move_to_device(batch, self.device_, non_blocking=loader.pin_memory)
-            with self._autocast(amp_dtype):
+            with mixed_precision(amp_dtype, self.device_):
                 loss, logs = _split_loss(loss_fn(run_model, batch, epoch))
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
@@ -792,7 +826,7 @@ class Trainer:
         total = torch.zeros(2, dtype=torch.float64, device=self.device_)
         for batch in loader:
             batch = move_to_device(batch, self.device_, non_blocking=loader.pin_memory)
-            with self._autocast(amp_dtype):
+            with mixed_precision(amp_dtype, self.device_):
                 loss, _ = _split_loss(loss_fn(run_model, batch, epoch))
             size = max(_batch_size(batch), 1)
             total += torch.stack([loss.detach().double() * size, torch.tensor(float(size), device=self.device_,
@@ -807,11 +841,6 @@ class Trainer:
                               device=self.device_)
         values = _all_reduce_sum(values, dist)
         return {k: float(values[i] / values[-1]) for i, k in enumerate(keys)}
-
-    def _autocast(self, amp_dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device_.type, dtype=amp_dtype)
 
     # ------------------------------------------------------------------ early stopping
 

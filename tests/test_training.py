@@ -20,6 +20,7 @@ from pyvad.training import (
     FeatureCache,
     Trainer,
     cache_teacher_features,
+    resolve_amp,
     resolve_device,
     seed_everything,
     set_trainable,
@@ -204,6 +205,18 @@ def test_bf16_amp_trains_under_cpu_autocast() -> None:
         model = _trainer(epochs=2, amp="bf16").fit(_tiny_model(), loss, _regression_data())
     assert set(dtypes) == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize(("amp", "device", "expected"), [
+    (None, "cuda", None), ("bf16", "cuda", torch.bfloat16), ("fp16", "cuda", torch.float16),
+    ("bf16", "cpu", torch.bfloat16), ("fp16", "cpu", None), ("bf16", "mps", None), ("fp16", "mps", None)])
+def test_resolve_amp_states_where_each_precision_runs(amp, device, expected) -> None:
+    assert resolve_amp(amp, torch.device(device)) is expected
+
+
+def test_resolve_amp_rejects_unknown_precisions() -> None:
+    with pytest.raises(ValueError, match="amp must be"):
+        resolve_amp("fp8", torch.device("cpu"))
 
 
 def test_resolve_device() -> None:

@@ -52,7 +52,7 @@ from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
-from pyvad.training import Trainer, resolve_device, set_trainable
+from pyvad.training import Trainer, mixed_precision, resolve_amp, resolve_device, set_trainable
 from pyvad.video import as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
@@ -756,11 +756,6 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         net = self.net_.to(device).eval()
         return torch.compile(net) if self.compile else net
 
-    def _autocast(self, device: torch.device):
-        enabled = self.amp is not None and (device.type == "cuda" or self.amp == "bf16")
-        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
-        return torch.autocast(device.type, dtype=dtype, enabled=enabled)
-
     def _scorer(self, net: torch.nn.Module, offsets: Sequence[int]) -> MaskedAEScorer:
         reference = offsets.index(0) if 0 in offsets else 0
         return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"],
@@ -772,7 +767,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
         for start in range(0, len(events), self.inference_batch_size):
             patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + self.inference_batch_size]))
-            with self._autocast(device):
+            with mixed_precision(resolve_amp(self.amp, device), device):
                 outputs = scorer(patches.to(device))
             for name, value in zip(scorer.names, outputs):
                 parts[name].append(value.cpu())
