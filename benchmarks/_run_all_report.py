@@ -35,7 +35,7 @@ PAPER_AUC: dict[tuple[str, str], tuple[float | None, float | None]] = {
 FAST_DIFFERENCES = {
     "cafe": "8 of 50 epochs on 16k objects, student widths 16-128 (paper 64-512), 64 px teacher input",
     "pkgnet": "15 of 120 epochs (all objects), 8-channel student (paper 64)",
-    "maskedae": "40x80 input (paper 80x160), encoder 128 / decoder 64 wide, 6 + 2 of 100 + 40 epochs, "
+    "maskedae": "40x80 input (paper 80x160), encoder 128 / decoder 64 wide, 10 + 4 of 100 + 40 epochs, "
                 "frames t-3, t, t+3 stacked (released code), synthetic anomalies without UBnormal",
     "ensemble_cv": "uses test labels: weights per video chosen on the other test videos (nested leave-videos-out CV)",
     "ensemble_xfit": "equal weights on fast members z-scored with held-out training videos (2-fold cross-fit)",
