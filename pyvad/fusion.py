@@ -28,8 +28,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from pyvad.base import BaseDetector
+from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
+from pyvad.video import Video, as_videos
 
 __all__ = ["EventScoreMaps", "FusedDetectorMixin", "ScoreTable", "ScoreFusion"]
 
@@ -821,6 +823,8 @@ class FusedDetectorMixin:
     def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
         """Fit on ``X`` and return its raw score table (the middle step of a pipeline).
 
+        Videos are decoded and their events extracted once, for fitting and scoring both.
+
         Parameters
         ----------
         X : sequence of videos or EventSet
@@ -832,7 +836,22 @@ class FusedDetectorMixin:
         ScoreTable
             ``transform(X)`` of the fitted detector.
         """
-        return self.fit(X, y).transform(X)
+        extractor = None
+        if not isinstance(X, EventSet):
+            self._validate_params()
+            X, extractor = self._training_extraction(as_videos(X))
+        self.fit(X, y)
+        if extractor is not None:
+            self.extractor_ = extractor  # as if fitted on the videos: it scores videos too
+        return self.transform(X)
+
+    def _training_extraction(self, videos: list[Video]) -> tuple[Any, Any]:
+        """The training events of ``videos``, and the fitted extractor to keep (None: the one ``fit`` sets).
+
+        The default hands the videos on, so ``fit`` and ``transform`` each extract them;
+        detectors override it to extract once.
+        """
+        return videos, None
 
     def _score_frames(self, X: Any) -> list[np.ndarray]:
         return self.fusion_.score_frames(self.transform(X))

@@ -219,6 +219,20 @@ def test_works_as_a_pipeline_step_and_ablations_drop_components(data):
     assert detector.net_.out_channels == 3 and not detector.net_.has_student
 
 
+def test_fit_transform_extracts_the_training_videos_once(data, monkeypatch):
+    train, test = data
+    calls = []
+    original = WholeFrames.transform
+    monkeypatch.setattr(WholeFrames, "transform", lambda self, X: calls.append(1) or original(self, X))
+    det = MaskedAEDetector(**TINY, epochs=1, random_state=0)
+    table = det.fit_transform(train.videos)
+    assert len(calls) == 1
+    reference = MaskedAEDetector(**TINY, epochs=1, random_state=0).fit(train.videos)
+    for component in reference.components_:
+        np.testing.assert_allclose(table[component], reference.transform(train.videos)[component], rtol=1e-5)
+    assert [len(s) for s in det.score_frames(test.videos)] == [len(v) for v in test.videos]
+
+
 def test_events_of_another_size_are_refused(fitted, data):
     _, test = data
     events = WholeFrames(image_size=(8, 12)).fit_transform(test.videos)

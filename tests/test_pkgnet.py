@@ -178,6 +178,18 @@ def test_runs_as_the_middle_step_of_a_pipeline(scene):
     assert pipe.score_samples(test.videos).shape == (sum(len(v) for v in test.videos),)
 
 
+def test_fit_transform_extracts_the_training_videos_once(scene, monkeypatch):
+    train, test = scene
+    calls = []
+    original = MotionForeground.transform
+    monkeypatch.setattr(MotionForeground, "transform", lambda self, X: calls.append(1) or original(self, X))
+    det = PKGNetDetector("ped2", **{**TINY, "epochs": 1})
+    table = det.fit_transform(train.videos)
+    assert len(calls) == 1
+    reference = PKGNetDetector("ped2", **{**TINY, "epochs": 1}).fit(train.videos)
+    np.testing.assert_allclose(table["pred"], reference.transform(train.videos)["pred"], rtol=1e-5)
+
+
 # -- errors ---------------------------------------------------------------------------
 def test_offsets_that_do_not_end_at_the_target_are_refused(scene):
     train, _ = scene

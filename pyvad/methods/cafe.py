@@ -46,7 +46,7 @@ from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
-from pyvad.video import as_videos
+from pyvad.video import Video, as_videos
 
 __all__ = [
     "CAFEDetector",
@@ -661,7 +661,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             self.extractor_ = None
             events = X
         else:
-            self.extractor_, events = self._extract(as_videos(X), self.config_)
+            events, self.extractor_ = self._training_extraction(as_videos(X))
         self._check_events(events, "training")
         if len(events) == 0:
             raise InvalidVideoError(
@@ -670,32 +670,10 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             )
         return events
 
-    def _extract(self, videos: Sequence[Any], config: Mapping[str, Any]) -> tuple[Any, EventSet]:
-        """The extractor (``extractor`` or the preset's) fitted on ``videos``, and their events."""
-        extractor = clone(self.extractor or self._default_extractor(config)).fit(videos)
-        return extractor, extractor.transform(videos)
-
-    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
-        """Fit on ``X`` and return its raw score table, extracting the videos' events once.
-
-        Parameters
-        ----------
-        X : sequence of videos or EventSet
-            Training data.
-        y : ignored
-
-        Returns
-        -------
-        ScoreTable
-            ``transform(X)`` of the fitted detector.
-        """
-        if isinstance(X, EventSet):
-            return self.fit(X, y).transform(X)
-        self._validate_params()
-        extractor, events = self._extract(as_videos(X), self._resolve_config())
-        self.fit(events, y)
-        self.extractor_ = extractor  # as if fitted on the videos: it scores videos too
-        return self.transform(events)
+    def _training_extraction(self, videos: list[Video]) -> tuple[EventSet, Any]:
+        """The events of ``videos`` and the extractor (``extractor`` or the preset's) fitted on them."""
+        extractor = clone(self.extractor or self._default_extractor(self._resolve_config())).fit(videos)
+        return extractor.transform(videos), extractor
 
     def _check_events(self, events: EventSet, role: str) -> None:
         """The events must carry the context frames (and flow for LL-O) CAFE needs."""

@@ -53,7 +53,7 @@ from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, mixed_precision, resolve_amp, resolve_device, set_trainable
-from pyvad.video import as_videos
+from pyvad.video import Video, as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
 
@@ -598,9 +598,14 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """Fresh networks for :func:`pyvad.load` (weights are restored afterwards)."""
         return {"net_": CvTMaskedAutoEncoder(**self.net_kwargs_).eval()}
 
-    def _default_extractor(self) -> WholeFrames:
-        config = self.config_
+    def _training_extractor(self, config: Mapping[str, Any]) -> WholeFrames:
+        """A fresh copy of ``extractor``, or the preset's ``WholeFrames`` when it is None."""
+        if self.extractor is not None:
+            return clone(self.extractor)
         return WholeFrames(config["image_size"], offsets=config["offsets"], motion=config["motion"])
+
+    def _training_extraction(self, videos: list[Video]) -> tuple[FrameEvents, None]:
+        return self._training_extractor(self._resolve_config()).fit_transform(videos), None
 
     def _default_fusion(self) -> ScoreFusion:
         config = self.config_
@@ -641,7 +646,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         offsets, radius = self.config_["offsets"], math.ceil(4.0 * self.config_["filter_sigma_temporal"])
         # Frames read to score t (for streaming): stacked neighbours plus the 3-D filter's reach.
         self.temporal_context_ = (max(0, -min(offsets)) + radius, max(0, max(offsets)) + radius)
-        self.extractor_ = clone(self.extractor) if self.extractor is not None else self._default_extractor()
+        self.extractor_ = self._training_extractor(self.config_)
         events = self._events(X, training=True)
         if len(events) == 0:
             raise InvalidVideoError("MaskedAEDetector.fit: the training videos have no frames")

@@ -47,7 +47,7 @@ from pyvad.training import (
     resolve_device,
     seed_everything,
 )
-from pyvad.video import as_videos
+from pyvad.video import Video, as_videos
 
 __all__ = ["OFFSETS", "PRESETS", "PKGNetDetector", "PKGNetScorer"]
 
@@ -689,21 +689,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         components = self._raw_scores(events)
         return ScoreTable.from_events(components, events)
 
-    def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
-        """Fit on ``X`` and return its raw scores (the middle step of a pipeline).
-
-        Parameters
-        ----------
-        X : sequence of videos or EventSet
-            Training data.
-        y : ignored
-
-        Returns
-        -------
-        ScoreTable
-        """
-        events = self._events(X)
-        return self.fit(events).transform(events)
+    def _training_extraction(self, videos: list[Video]) -> tuple[EventSet, None]:
+        return self._events(videos), None  # no fitted extractor is kept: scoring extracts anew
 
     def _scorer(self) -> PKGNetScorer:
         names = _component_names(self.config_["architecture"], self.config_["kd_blocks"])
