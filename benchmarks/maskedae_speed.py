@@ -36,6 +36,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from pyvad.methods.maskedae import MaskedAEDetector
+from pyvad.training import mixed_precision, resolve_amp
 
 SETTINGS = {"ped2": ((240, 360), "ped2"), "avenue": ((360, 640), "avenue")}
 TINY_TRAINING = dict(epochs=1, batch_size=8, synthetic_anomalies=True)
@@ -110,6 +111,12 @@ class ReleasedLayoutMAE(nn.Module):
         return self.heads[0](self.head_norms[0](x)), student
 
 
+def _cpu_autocast(det: MaskedAEDetector):
+    """The detector's scoring precision on the CPU (as ``score_frames`` uses it)."""
+    cpu = torch.device("cpu")
+    return mixed_precision(resolve_amp(det.amp, cpu), cpu)
+
+
 def reference_ratio(det: MaskedAEDetector, rounds: int = 5) -> tuple[float, float, float]:
     """Median time of ReleasedLayoutMAE over pyvad's network, alternating on one batch of 32.
 
@@ -123,7 +130,7 @@ def reference_ratio(det: MaskedAEDetector, rounds: int = 5) -> tuple[float, floa
     ours_in, ref_in = torch.randn(32, channels, height, width), torch.randn(32, 9, height, width)
     keep = None if det.test_keep_ is None else det.test_keep_.expand(32, -1)
     ours, theirs = [], []
-    autocast = det._autocast(torch.device("cpu"))  # pyvad's settings; the reference stays fp32
+    autocast = _cpu_autocast(det)  # pyvad's settings; the reference stays fp32
     with torch.inference_mode():
         reference(ref_in)
         with autocast:
@@ -155,7 +162,7 @@ def model_fps(det: MaskedAEDetector, args) -> tuple[float, float]:
     images = torch.randn(32, channels, *det.config_["image_size"])
     keep = None if det.test_keep_ is None else det.test_keep_.expand(32, -1)
     times = []
-    with torch.inference_mode(), det._autocast(torch.device("cpu")):
+    with torch.inference_mode(), _cpu_autocast(det):
         net(images, keep)
         for _ in range(5):
             start = time.perf_counter()
