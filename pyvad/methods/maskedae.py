@@ -772,9 +772,10 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
+        precision = resolve_amp(self.amp, device)
         for start in range(0, len(events), self.inference_batch_size):
             patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + self.inference_batch_size]))
-            with mixed_precision(resolve_amp(self.amp, device), device):
+            with mixed_precision(precision, device):
                 outputs = scorer(patches.to(device))
             for name, value in zip(scorer.names, outputs):
                 parts[name].append(value.cpu())
