@@ -47,7 +47,9 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
     - ``_fit(X, y=None)``: learn from normal data; may set
       ``training_frame_scores_`` (list of 1-D arrays) when the training frames
-      were scored as a by-product, so they are not scored twice;
+      were scored as a by-product, so they are not scored twice; may return
+      what it computed on the way that a caller of :meth:`_fit_staged` can reuse
+      (the fused detectors return ``transform(X)``), else None;
     - ``_score_frames(X)``: a list of 1-D ``float64`` arrays, one per video,
       **higher = more abnormal**;
     - ``_parameter_constraints``: scikit-learn style constraints, checked at
@@ -65,7 +67,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self.contamination = contamination
 
     # -- to implement ----------------------------------------------------------
-    def _fit(self, X: Any, y: Any = None) -> None:
+    def _fit(self, X: Any, y: Any = None) -> Any:
         raise NotImplementedError
 
     def _score_frames(self, X: Any) -> list[np.ndarray]:
@@ -91,18 +93,23 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self : BaseDetector
             The fitted detector.
         """
+        self._fit_staged(X, y)
+        return self
+
+    def _fit_staged(self, X: Any, y: Any = None) -> Any:
+        """:meth:`fit`'s work; returns what ``_fit`` returned (a by-product to reuse, or None)."""
         self._validate_params()
         # Fit a fresh copy and swap its learned state in only once it succeeded, so an
         # exception or Ctrl-C leaves this estimator as it was (unfitted or fitted before).
         staged = clone(self)
-        staged._fit(X, y)
+        by_product = staged._fit(X, y)
         if not hasattr(staged, "training_frame_scores_"):
             staged.training_frame_scores_ = staged._score_frames(X)
         staged.offset_ = staged._offset_from_training(staged.training_frame_scores_)
         for name in [n for n in vars(self) if _is_learned(n)]:
             delattr(self, name)
         self.__dict__.update({n: v for n, v in vars(staged).items() if _is_learned(n)})
-        return self
+        return by_product
 
     def _offset_from_training(self, frame_scores: Sequence[np.ndarray]) -> float:
         train = -np.concatenate([np.asarray(s, dtype=np.float64) for s in frame_scores])

@@ -823,7 +823,9 @@ class FusedDetectorMixin:
     def fit_transform(self, X: Any, y: Any = None) -> ScoreTable:
         """Fit on ``X`` and return its raw score table (the middle step of a pipeline).
 
-        Videos are decoded and their events extracted once, for fitting and scoring both.
+        Videos are decoded and their events extracted once, for fitting and scoring both;
+        when ``_fit`` returns the raw table of all training events (it scored them to
+        fit the fusion), that table is returned instead of scoring them again.
 
         Parameters
         ----------
@@ -840,10 +842,10 @@ class FusedDetectorMixin:
         if not isinstance(X, EventSet):
             self._validate_params()
             X, extractor = self._training_extraction(as_videos(X))
-        self.fit(X, y)
+        table = self._fit_staged(X, y)
         if extractor is not None:
             self.extractor_ = extractor  # as if fitted on the videos: it scores videos too
-        return self.transform(X)
+        return table if isinstance(table, ScoreTable) else self.transform(X)
 
     def _training_extraction(self, videos: list[Video]) -> tuple[Any, Any]:
         """The training events of ``videos``, and the fitted extractor to keep (None: the one ``fit`` sets).

@@ -233,15 +233,21 @@ def test_pipeline_of_extractor_detector_and_fusion(data):
     assert pipe.score_samples(test.videos).shape == (sum(len(v) for v in test.videos),)
 
 
-def test_fit_transform_extracts_the_training_videos_once(data, monkeypatch):
+@pytest.mark.parametrize("limit, network_passes", [(None, 1), (32, 2)])
+def test_fit_transform_extracts_once_and_reuses_the_full_training_table(data, monkeypatch, limit, network_passes):
+    """Extraction runs once; the fusion's training table is reused unless it covers a subset only."""
     train, test = data
-    calls = []
+    calls, passes = [], []
     original = MotionForeground.transform
     monkeypatch.setattr(MotionForeground, "transform", lambda self, X: calls.append(1) or original(self, X))
-    det = tiny(epochs=1, max_train_events=32, random_state=0)
+    scores = CAFEDetector._event_scores
+    monkeypatch.setattr(CAFEDetector, "_event_scores", lambda self, events: passes.append(1) or scores(self, events))
+    det = tiny(epochs=1, max_train_events=limit, random_state=0)
     table = det.fit_transform(train.videos)
     assert len(calls) == 1
-    reference = tiny(epochs=1, max_train_events=32, random_state=0).fit(train.videos)
+    assert len(passes) == network_passes and len(table) > 32
+    monkeypatch.undo()
+    reference = tiny(epochs=1, max_train_events=limit, random_state=0).fit(train.videos)
     np.testing.assert_allclose(table["kd"], reference.transform(train.videos)["kd"], rtol=1e-5)
     assert [len(s) for s in det.score_frames(test.videos)] == [len(v) for v in test.videos]
 

@@ -219,14 +219,19 @@ def test_works_as_a_pipeline_step_and_ablations_drop_components(data):
     assert detector.net_.out_channels == 3 and not detector.net_.has_student
 
 
-def test_fit_transform_extracts_the_training_videos_once(data, monkeypatch):
+def test_fit_transform_scores_the_training_videos_once(data, monkeypatch):
     train, test = data
     calls = []
     original = WholeFrames.transform
     monkeypatch.setattr(WholeFrames, "transform", lambda self, X: calls.append(1) or original(self, X))
+    passes = []
+    network_pass = MaskedAEDetector.transform
+    monkeypatch.setattr(MaskedAEDetector, "transform", lambda self, X: passes.append(1) or network_pass(self, X))
     det = MaskedAEDetector(**TINY, epochs=1, random_state=0)
     table = det.fit_transform(train.videos)
-    assert len(calls) == 1
+    assert len(calls) == 1  # decoded and extracted once
+    assert len(passes) == 1  # the table _fit computed for the fusion is returned, not recomputed
+    monkeypatch.undo()
     reference = MaskedAEDetector(**TINY, epochs=1, random_state=0).fit(train.videos)
     for component in reference.components_:
         np.testing.assert_allclose(table[component], reference.transform(train.videos)[component], rtol=1e-5)

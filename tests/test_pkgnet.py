@@ -178,14 +178,19 @@ def test_runs_as_the_middle_step_of_a_pipeline(scene):
     assert pipe.score_samples(test.videos).shape == (sum(len(v) for v in test.videos),)
 
 
-def test_fit_transform_extracts_the_training_videos_once(scene, monkeypatch):
+def test_fit_transform_scores_the_training_videos_once(scene, monkeypatch):
     train, test = scene
     calls = []
     original = MotionForeground.transform
     monkeypatch.setattr(MotionForeground, "transform", lambda self, X: calls.append(1) or original(self, X))
+    passes = []
+    network_pass = PKGNetDetector.transform
+    monkeypatch.setattr(PKGNetDetector, "transform", lambda self, X: passes.append(1) or network_pass(self, X))
     det = PKGNetDetector("ped2", **{**TINY, "epochs": 1})
     table = det.fit_transform(train.videos)
-    assert len(calls) == 1
+    assert len(calls) == 1  # decoded and extracted once
+    assert len(passes) == 1  # the table _fit computed for the fusion is returned, not recomputed
+    monkeypatch.undo()
     reference = PKGNetDetector("ped2", **{**TINY, "epochs": 1}).fit(train.videos)
     np.testing.assert_allclose(table["pred"], reference.transform(train.videos)["pred"], rtol=1e-5)
 

@@ -635,7 +635,9 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
 
     # ------------------------------------------------------------------ fitting
 
-    def _fit(self, X: Any, y: Any = None) -> None:
+    def _fit(self, X: Any, y: Any = None) -> ScoreTable | None:
+        """Train and fit the fusion; returns the training table when it covers every event
+        (``fit_transform`` reuses it), None when the fusion saw a ``max_train_events`` subset."""
         self.config_ = self._resolve_config()
         resolve_device(self.device)  # an invalid device fails now, not after extraction
         if self.random_state is not None:
@@ -648,12 +650,13 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.teacher_ = self._build_teacher(self.config_["teacher_weights"])
         self.teacher_shapes_ = [tuple(s) for s in self.teacher_.feature_shapes(*self.patch_size_).values()]
         self.network_ = self._build_network()
-        events = self._training_subset(events)
-        self._train(events)
-        table = ScoreTable.from_events(self._event_scores(events), events)
+        subset = self._training_subset(events)
+        self._train(subset)
+        table = ScoreTable.from_events(self._event_scores(subset), subset)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion(self.config_)
         self.fusion_.fit(table)
         self.training_frame_scores_ = self.fusion_.training_frame_scores_
+        return table if subset is events else None
 
     def _training_events(self, X: Any) -> EventSet:
         """The training EventSet: ``X`` itself, or the extractor's output on the videos ``X``."""

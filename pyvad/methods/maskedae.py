@@ -641,7 +641,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return events
 
     # ------------------------------------------------------------------ fitting
-    def _fit(self, X: Any, y: Any = None) -> None:
+    def _fit(self, X: Any, y: Any = None) -> ScoreTable:
+        """Train, fit the fusion, and return the training frames' table (``fit_transform`` reuses it)."""
         self.config_ = self._resolve_config()
         offsets, radius = self.config_["offsets"], math.ceil(4.0 * self.config_["filter_sigma_temporal"])
         # Frames read to score t (for streaming): stacked neighbours plus the 3-D filter's reach.
@@ -664,6 +665,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
         self.fusion_.fit(table)
         self.training_frame_scores_ = self.fusion_.training_frame_scores_
+        return table
 
     def _has_component(self, name: str) -> bool:
         return {"teacher_error": True, "ts_gap": self.net_.has_student,

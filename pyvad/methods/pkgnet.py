@@ -593,7 +593,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return modules
 
     # -- fitting --------------------------------------------------------------------
-    def _fit(self, X: Any, y: Any = None) -> None:
+    def _fit(self, X: Any, y: Any = None) -> ScoreTable:
+        """Train, fit the fusion, and return the training events' table (``fit_transform`` reuses it)."""
         self.config_ = self._resolve_config()
         resolve_device(self.device)  # an invalid device fails now, not after extraction
         events = self._events(X)
@@ -621,8 +622,10 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.student_, self.teacher_ = model.student, model.teacher
         self.history_ = list(trainer.history_)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
-        self.fusion_.fit(self.transform(events))
+        table = self.transform(events)
+        self.fusion_.fit(table)
         self.training_frame_scores_ = self.fusion_.training_frame_scores_
+        return table
 
     def _trainer(self) -> Trainer:
         config = self.config_
