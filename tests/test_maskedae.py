@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import weakref
 
 import numpy as np
 import pytest
@@ -236,6 +237,24 @@ def test_fit_transform_scores_the_training_videos_once(data, monkeypatch):
     for component in reference.components_:
         np.testing.assert_allclose(table[component], reference.transform(train.videos)[component], rtol=1e-5)
     assert [len(s) for s in det.score_frames(test.videos)] == [len(v) for v in test.videos]
+
+
+@pytest.mark.parametrize("method", ["transform", "score_maps"])
+def test_scoring_releases_each_video_before_reading_the_next(fitted, data, monkeypatch, method):
+    """Memory follows the longest video: a video's frame stacks are freed before the next is read."""
+    _, test = data
+    extracted: list[weakref.ref] = []
+    extract = MaskedAEDetector._events
+
+    def tracked(self, X, *, training):
+        assert all(ref() is None for ref in extracted), "the previous video's frames are still held"
+        events = extract(self, X, training=training)
+        extracted.append(weakref.ref(events))
+        return events
+
+    monkeypatch.setattr(MaskedAEDetector, "_events", tracked)
+    getattr(fitted, method)(test.videos)
+    assert len(extracted) == len(test.videos) >= 2
 
 
 def test_events_of_another_size_are_refused(fitted, data):

@@ -29,9 +29,10 @@ hid it; ``"none"`` feeds every token.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -88,6 +89,7 @@ PRESETS: dict[str, dict[str, Any]] = {
              "architecture": {**_ARCHITECTURE, "encoder_dim": 128, "decoder_dim": 64}},
 }
 _COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
+_T = TypeVar("_T")
 _TEST_MASK_SEED = 20240617
 
 
@@ -783,19 +785,22 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                 parts[name].append(value.cpu())
         return {name: torch.cat(values).numpy().astype(np.float64) for name, values in parts.items()}
 
-    def _scored_videos(self, X: Any) -> Iterator[tuple[FrameEvents, dict[str, np.ndarray]]]:
-        """The frame events of ``X`` with their raw token scores, one video at a time.
+    def _scored_videos(self, X: Any, reduce: Callable[[dict[str, np.ndarray], FrameEvents], _T]) -> Iterator[_T]:
+        """``reduce(raw token scores, frame events)`` of ``X``, one video at a time.
 
-        Videos are read, resized and scored one by one, so memory holds the frames of one
-        video, not of the whole test set (Avenue's 320x640 input is 0.6 MB a frame, three
-        times that stacked). An EventSet is scored as it is.
+        Videos are read, resized and scored one by one, and only what ``reduce`` keeps
+        outlives a video, so memory holds the frames of one video, not of the whole test
+        set (Avenue's 320x640 input is 0.6 MB a frame, three times that stacked). An
+        EventSet is scored as it is.
         """
         device = resolve_device(self.device)
         scorer = self._scorer(self._scoring_net(device), self.config_["offsets"]).to(device)
         parts = [X] if isinstance(X, EventSet) else ([video] for video in as_videos(X))
         for part in parts:
             events = self._events(part, training=False)
-            yield events, self._token_scores(events, scorer, device)
+            reduced = reduce(self._token_scores(events, scorer, device), events)
+            del events  # before the next video is read, not after
+            yield reduced
 
     def _sigmas(self) -> dict[str, float]:
         return {"sigma_spatial": self.config_["filter_sigma_spatial"],
@@ -819,8 +824,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             probability, with the class head).
         """
         check_is_fitted(self, "net_")
-        return ScoreTable.concat([frame_table(outputs, events, **self._sigmas())
-                                  for events, outputs in self._scored_videos(X)])
+        return ScoreTable.concat(list(self._scored_videos(X, partial(frame_table, **self._sigmas()))))
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on frame stacks of the fitted size (for :meth:`export`); filtering stays outside."""
@@ -846,11 +850,11 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             One array per video, higher = more abnormal.
         """
         check_is_fitted(self, "net_")
-        return [
-            self._pixel_maps(components, events.frame_sizes[video])
-            for events, outputs in self._scored_videos(X)
-            for video, components in enumerate(video_component_maps(outputs, events, **self._sigmas()))
-        ]
+        def pixel_maps(outputs: dict[str, np.ndarray], events: FrameEvents) -> list[np.ndarray]:
+            return [self._pixel_maps(components, events.frame_sizes[video])
+                    for video, components in enumerate(video_component_maps(outputs, events, **self._sigmas()))]
+
+        return [maps for part in self._scored_videos(X, pixel_maps) for maps in part]
 
     def _pixel_maps(self, components: Mapping[str, np.ndarray], frame_size: Sequence[int]) -> np.ndarray:
         """One video's filtered component maps fused like ``fusion_`` and resized to ``frame_size``."""
