@@ -43,6 +43,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
+from pyvad.inference import score_in_batches
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
@@ -745,20 +746,17 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         config = self.config_
         return CAFEScorer(self.network_, self.teacher_, offsets, config["low_level"], config["score_reduction"])
 
-    @torch.no_grad()
     def _event_scores(self, events: EventSet) -> dict[str, np.ndarray]:
         """Raw ``kd``, ``ca`` (and ``lo``) of every event, in eval mode, in batches."""
         config = self.config_
         device = resolve_device(self.device)
         scorer = self._scorer(events.offsets).to(device).eval()
         with_flow = "flow" in config["low_level"]
-        columns: dict[str, list[np.ndarray]] = {name: [] for name in scorer.names}
-        for start in range(0, len(events), config["batch_size"]):
-            rows = slice(start, start + config["batch_size"])
-            inputs = [t.to(device) for t in _cube_arrays(events, rows, with_flow) if t is not None]
-            for name, value in zip(scorer.names, scorer(*inputs)):
-                columns[name].append(value.double().cpu().numpy())
-        return {name: np.concatenate(values) if values else np.empty(0) for name, values in columns.items()}
+
+        def inputs(rows: slice) -> list[torch.Tensor]:
+            return [t for t in _cube_arrays(events, rows, with_flow) if t is not None]
+
+        return score_in_batches(scorer, scorer.names, inputs, len(events), config["batch_size"], device)
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on cubes of the fitted offsets and patch size (for :meth:`export`)."""

@@ -50,10 +50,11 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
+from pyvad.inference import score_in_batches
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
-from pyvad.training import Trainer, mixed_precision, resolve_amp, resolve_device, set_trainable
+from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable
 from pyvad.video import Video, as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
@@ -772,18 +773,10 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"],
                               self._pass_weights())
 
-    @torch.inference_mode()
     def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
-        parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
-        precision = resolve_amp(self.amp, device)
-        for start in range(0, len(events), self.inference_batch_size):
-            patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + self.inference_batch_size]))
-            with mixed_precision(precision, device):
-                outputs = scorer(patches.to(device))
-            for name, value in zip(scorer.names, outputs):
-                parts[name].append(value.cpu())
-        return {name: torch.cat(values).numpy().astype(np.float64) for name, values in parts.items()}
+        return score_in_batches(scorer, scorer.names, lambda rows: [events.patches[rows]], len(events),
+                                self.inference_batch_size, device, resolve_amp(self.amp, device))
 
     def _scored_videos(self, X: Any, reduce: Callable[[dict[str, np.ndarray], FrameEvents], _T]) -> Iterator[_T]:
         """``reduce(raw token scores, frame events)`` of ``X``, one video at a time.

@@ -39,6 +39,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
+from pyvad.inference import score_in_batches
 from pyvad.nets.unet import UNetPredictor
 from pyvad.teachers import Teacher, default_taps
 from pyvad.training import (
@@ -699,16 +700,11 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         names = _component_names(self.config_["architecture"], self.config_["kd_blocks"])
         return PKGNetScorer(self.student_, self.teacher_, names, self._student_taps(), self.teacher_taps_)
 
-    @torch.no_grad()
     def _raw_scores(self, events: EventSet) -> dict[str, np.ndarray]:
         device = resolve_device(self.device)
         scorer = self._scorer().to(device).eval()
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in scorer.names}
-        for start in range(0, len(events), _SCORE_BATCH):
-            cubes = torch.from_numpy(np.ascontiguousarray(events.patches[start:start + _SCORE_BATCH])).to(device)
-            for name, value in zip(scorer.names, scorer(cubes)):
-                parts[name].append(value.cpu().numpy())
-        return {name: np.concatenate(values) if values else np.zeros(0) for name, values in parts.items()}
+        return score_in_batches(scorer, scorer.names, lambda rows: [events.patches[rows]], len(events),
+                                _SCORE_BATCH, device)
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on cubes of the fitted length, patch size and channels (for :meth:`export`)."""
