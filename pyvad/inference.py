@@ -4,8 +4,8 @@ oneDNN (PyTorch's CPU convolutions) builds and caches kernels and reordered weig
 every input shape it meets, and cuDNN's autotuner does the same on a GPU. When the last
 batch of every call has a new size, as with the objects of a stream's windows, that cache
 keeps growing: scoring a 400-frame 640x360 clip through ``score_stream`` grew PKG-Net's
-resident memory by 0.9 GB. :func:`score_in_batches` pads the last batch with zero rows to a
-power of two, so a scorer sees at most ``log2(batch_size) + 2`` shapes, whatever comes in.
+resident memory by 0.9 GB. :func:`score_in_batches` pads the last batch with zero rows to one
+of a few sizes, so a scorer meets at most ``PADDING_STEPS + 1`` shapes, whatever comes in.
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ import torch
 
 from pyvad.training import mixed_precision
 
-__all__ = ["padded_batch_size", "score_in_batches"]
+__all__ = ["PADDING_STEPS", "padded_batch_size", "score_in_batches"]
+
+#: Batch sizes a scorer meets below the full batch (see :func:`padded_batch_size`).
+PADDING_STEPS = 8
 
 
-def padded_batch_size(n_rows: int, batch_size: int) -> int:
-    """The batch size ``n_rows`` rows are padded to: the next power of two, at most ``batch_size``.
+def padded_batch_size(n_rows: int, batch_size: int, steps: int = PADDING_STEPS) -> int:
+    """The batch size ``n_rows`` rows are padded to: the next multiple of ``batch_size / steps``.
+
+    A scorer then meets at most ``steps + 1`` batch sizes, and a padded batch wastes
+    fewer than ``batch_size / steps`` rows.
 
     Parameters
     ----------
@@ -29,6 +35,8 @@ def padded_batch_size(n_rows: int, batch_size: int) -> int:
         Rows in the batch, ``1 <= n_rows <= batch_size``.
     batch_size : int
         The full batch size.
+    steps : int, default=8
+        Number of padded sizes up to ``batch_size``.
 
     Returns
     -------
@@ -36,10 +44,11 @@ def padded_batch_size(n_rows: int, batch_size: int) -> int:
 
     Examples
     --------
-    >>> [padded_batch_size(n, 48) for n in (1, 3, 17, 40, 48)]
-    [1, 4, 32, 48, 48]
+    >>> [padded_batch_size(n, 512) for n in (1, 64, 65, 260, 500)]
+    [64, 64, 128, 320, 512]
     """
-    return min(batch_size, 1 << (n_rows - 1).bit_length())
+    step = -(-batch_size // steps)
+    return min(batch_size, -(-n_rows // step) * step)
 
 
 def _padded(array: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
@@ -73,7 +82,7 @@ def score_in_batches(
     n_rows : int
         Number of rows.
     batch_size : int
-        Rows per batch.
+        Rows per batch; the last batch is padded to :func:`padded_batch_size`.
     device : torch.device
         Where the scorer runs.
     precision : torch.dtype, optional

@@ -32,8 +32,9 @@ def _inputs(n: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (n, 3, 8, 8), dtype=np.uint8), rng.normal(size=n).astype(np.float32)
 
 
-@pytest.mark.parametrize("n_rows, batch_size, expected", [(1, 64, 1), (3, 64, 4), (33, 64, 64), (40, 48, 48)])
-def test_padded_batch_size_is_the_next_power_of_two_up_to_the_batch(n_rows, batch_size, expected):
+@pytest.mark.parametrize("n_rows, batch_size, expected", [(1, 64, 8), (8, 64, 8), (9, 64, 16), (33, 64, 40),
+                                                           (64, 64, 64), (40, 50, 42), (49, 50, 49), (50, 50, 50), (2, 4, 2)])
+def test_padded_batch_size_is_the_next_of_a_few_steps_up_to_the_batch(n_rows, batch_size, expected):
     assert padded_batch_size(n_rows, batch_size) == expected
 
 
@@ -57,7 +58,7 @@ def test_the_scorer_sees_few_batch_shapes_whatever_the_row_counts():
         images, offsets = _inputs(n_rows)
         score_in_batches(scorer, scorer.names, lambda rows: [images[rows], offsets[rows]], n_rows, 32,
                          torch.device("cpu"))
-    assert sorted(set(scorer.sizes)) == [1, 2, 4, 8, 16, 32]
+    assert sorted(set(scorer.sizes)) == [4, 8, 12, 16, 20, 24, 28, 32]
 
 
 def test_no_rows_give_empty_outputs_without_calling_the_scorer():
