@@ -151,13 +151,21 @@ def test_cafe_is_registered_for_the_command_line():
 
 
 def test_presets_hold_the_papers_per_dataset_weights_and_windows():
-    assert CAFE_PRESETS["ped2"]["score_weights"] == (0.5, 1.0, 0.1) and CAFE_PRESETS["ped2"]["window"] == 10
-    assert CAFE_PRESETS["avenue"]["score_weights"] == (1.0, 0.5, 0.1) and CAFE_PRESETS["avenue"]["window"] == 20
+    assert CAFE_PRESETS["ped2"]["score_weights"] == (0.5, 1.0, 0.1) and CAFE_PRESETS["ped2"]["smoothing_window"] == 10
+    assert CAFE_PRESETS["avenue"]["score_weights"] == (1.0, 0.5, 0.1) and CAFE_PRESETS["avenue"]["smoothing_window"] == 20
     assert CAFE_PRESETS["shanghaitech"]["score_weights"] == (0.5, 1.0, 0.5)
     paper = CAFE_PRESETS["ped2"]
     assert (paper["lambda_ca"], paper["lambda_lo"], paper["ca_start_epoch"], paper["epochs"]) == (0.1, 1.0, 30, 50)
     assert paper["batch_size"] == 256 and paper["student"] == "resnet9" and paper["n_layer_groups"] == 4
 
+
+
+def test_fusion_weights_and_window_are_parameters():
+    det = CAFEDetector("avenue", score_weights=(1, 0, 0.5), smoothing_window=30, low_level=("patch",))
+    fusion = det._default_fusion(det._resolve_config())
+    assert fusion.window == 30 and fusion.weights == {"kd": 1.0, "ca": 0.0, "lo": 0.5}
+    with pytest.raises(ValueError, match="score_weights"):
+        CAFEDetector(score_weights=(1, 2))._resolve_config()
 
 def test_fit_resolves_the_preset_without_mutating_parameters(fitted):
     assert fitted.epochs == 2 and fitted.lambda_ca is None

@@ -99,22 +99,22 @@ _PAPER: dict[str, Any] = {
 }
 
 CAFE_PRESETS: dict[str, dict[str, Any]] = {
-    "ped2": {**_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "window": 10},
-    "avenue": {**_PAPER, "foreground": "avenue", "score_weights": (1.0, 0.5, 0.1), "window": 20},
-    "shanghaitech": {**_PAPER, "foreground": "shanghaitech", "score_weights": (0.5, 1.0, 0.5), "window": 20},
+    "ped2": {**_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "smoothing_window": 10},
+    "avenue": {**_PAPER, "foreground": "avenue", "score_weights": (1.0, 0.5, 0.1), "smoothing_window": 20},
+    "shanghaitech": {**_PAPER, "foreground": "shanghaitech", "score_weights": (0.5, 1.0, 0.5), "smoothing_window": 20},
     # CPU-friendly (docs/methods/cafe.md, "fast preset"): a narrower student and a cheaper teacher
     # input keep scoring >= 25 frames/s; batch and lr chosen by the distillation error on held-out
     # training videos; events and epochs fill the 10-minute fit budget (consistency from the 6th of
     # 8 epochs, about the paper's 30/50); cached teacher features.
     "fast": {
-        **_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "window": 10,
+        **_PAPER, "foreground": "ped2", "score_weights": (0.5, 1.0, 0.1), "smoothing_window": 10,
         "teacher_input_size": 64, "student_widths": (16, 32, 64, 128), "epochs": 8, "ca_start_epoch": 5,
         "batch_size": 32, "lr": 1e-2, "max_train_events": 16000, "cache_teacher": True,
     },
 }
 """Hyper-parameters of each preset: the paper's Sec. 4.1 values per dataset, and ``fast``."""
 
-_OVERRIDABLE = tuple(_PAPER)
+_OVERRIDABLE = (*_PAPER, "score_weights", "smoothing_window")
 
 
 # ----------------------------------------------------------------------------- losses and scores
@@ -376,9 +376,9 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         (and flow crops for LL-O). Default: ``MotionForeground(<dataset>, offsets=(-1, 0, 1))``.
         Ignored when ``fit`` receives an EventSet (pipeline use).
     fusion : ScoreFusion, optional
-        Turns the ``kd``/``ca``/``lo`` table into frame scores. Default: the preset's
-        weights ``(w_kd, w_ca, w_lo)``, training z-scores, maximum per frame, moving
-        average over the preset's window. ``ScoreFusion(weights={"kd": 1})`` with
+        Turns the ``kd``/``ca``/``lo`` table into frame scores. Default: weights
+        ``score_weights``, training z-scores, maximum per frame, moving average over
+        ``smoothing_window`` frames. ``ScoreFusion(weights={"kd": 1})`` with
         ``lambda_ca=0`` is the paper's "CAFE w/o CA".
     teacher : str, optional
         Teacher architecture (:func:`pyvad.teachers.build_backbone`); preset:
@@ -410,6 +410,12 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         LL-O & LL-E; preset ``()`` (plain CAFE).
     score_reduction : {"sum", "mean"}, optional
         Squared errors summed (``||.||^2``, preset) or averaged per tap in the scores.
+    score_weights : sequence of 3 float, optional
+        Weights ``(w_kd, w_ca, w_lo)`` of the z-scored components in the default fusion;
+        preset Ped2 ``(0.5, 1, 0.1)``, Avenue ``(1, 0.5, 0.1)``, ShanghaiTech ``(0.5, 1, 0.5)``.
+    smoothing_window : int, optional
+        Frames of the default fusion's moving average; preset 10 (Ped2, 10 frames/s) or 20
+        (Avenue and ShanghaiTech, 25 and 30 frames/s). For other footage keep the seconds.
     epochs, batch_size : int, optional
         Training length and batch; preset 50 and 256 (``fast``: 8 and 32).
     lr : float, optional
@@ -496,6 +502,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "low_level": ["array-like", None],
         "lambda_lo": [Interval(Real, 0, None, closed="left"), None],
         "score_reduction": [StrOptions({"sum", "mean"}), None],
+        "score_weights": ["array-like", None],
+        "smoothing_window": [Interval(Integral, 1, None, closed="left"), None],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
@@ -526,6 +534,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         low_level: Sequence[str] | None = None,
         lambda_lo: float | None = None,
         score_reduction: str | None = None,
+        score_weights: Sequence[float] | None = None,
+        smoothing_window: int | None = None,
         epochs: int | None = None,
         batch_size: int | None = None,
         lr: float | None = None,
@@ -553,6 +563,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.low_level = low_level
         self.lambda_lo = lambda_lo
         self.score_reduction = score_reduction
+        self.score_weights = score_weights
+        self.smoothing_window = smoothing_window
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -573,6 +585,9 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         unknown = [name for name in config["low_level"] if name not in _LOW_LEVEL_CHANNELS]
         if unknown or len(set(config["low_level"])) != len(config["low_level"]):
             raise ValueError(f"low_level must hold distinct names from {sorted(_LOW_LEVEL_CHANNELS)}, got {self.low_level!r}")
+        config["score_weights"] = tuple(float(w) for w in config["score_weights"])
+        if len(config["score_weights"]) != 3 or min(config["score_weights"]) < 0:
+            raise ValueError(f"score_weights must be 3 numbers >= 0 (w_kd, w_ca, w_lo), got {self.score_weights!r}")
         config["student_widths"] = tuple(int(w) for w in config["student_widths"])
         if len(config["student_widths"]) != 4 or min(config["student_widths"]) < 1:
             raise ValueError(f"student_widths must be 4 positive ints, got {self.student_widths!r}")
@@ -608,7 +623,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _default_fusion(self, config: Mapping[str, Any]) -> ScoreFusion:
         w_kd, w_ca, w_lo = config["score_weights"]
         weights = {"kd": w_kd, "ca": w_ca, **({"lo": w_lo} if config["low_level"] else {})}
-        return ScoreFusion(weights=weights, aggregation="max", smoothing="moving_average", window=config["window"])
+        return ScoreFusion(weights=weights, aggregation="max", smoothing="moving_average",
+                           window=config["smoothing_window"])
 
     # ------------------------------------------------------------------ networks
 
