@@ -44,17 +44,18 @@ def _frame_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -
     return metrics
 
 
-def _make_detector(method: str, preset: str | None, epochs: int | None, device: str | None):
+def _make_detector(method: str, preset: str | None, epochs: int | None, device: str | None, seed: int | None = None):
     from pyvad.methods import get_method
 
     cls = get_method(method)
     params = cls().get_params(deep=False)
     kwargs: dict[str, object] = {}
-    for name, value in (("preset", preset), ("epochs", epochs), ("device", device)):
+    for name, flag, value in (("preset", "--preset", preset), ("epochs", "--epochs", epochs),
+                              ("device", "--device", device), ("random_state", "--seed", seed)):
         if value is None:
             continue
         if name not in params:
-            raise ValueError(f"method {method!r} has no parameter {name!r} (--{name})")
+            raise ValueError(f"method {method!r} has no parameter {name!r} ({flag})")
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -103,7 +104,7 @@ def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | No
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    det = _make_detector(args.method, args.preset, args.epochs, args.device)
+    det = _make_detector(args.method, args.preset, args.epochs, args.device, args.seed)
     videos = _load_input_videos(args.inputs, args.dataset, args.root, "train")
     start = time.perf_counter()
     det.fit(videos)
@@ -260,7 +261,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         det = load(args.model, device=args.device, trusted_classes=args.trust)
         result["model"] = str(args.model)
     else:
-        det = _make_detector(args.method, args.preset, args.epochs, args.device)
+        det = _make_detector(args.method, args.preset, args.epochs, args.device, args.seed)
         start = time.perf_counter()
         det.fit(train.videos)
         result["fit_seconds"] = round(time.perf_counter() - start, 2)
@@ -324,6 +325,8 @@ def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None
     parser.add_argument("--preset", help="preset of the method (e.g. ped2, avenue, fast)")
     parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 or mps (methods with a device parameter)")
+    parser.add_argument("--seed", type=int,
+                        help="random_state of the method: the same seed gives the same model on the same machine")
 
 
 def _add_demo_parser(sub) -> None:

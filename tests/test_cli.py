@@ -12,7 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
+import pyvad
 from pyvad import __version__
 from pyvad.base import BaseDetector
 from pyvad.cli import main
@@ -58,6 +60,20 @@ def test_demo_prints_per_video_auc_and_writes_a_png(tmp_path, capsys):
     assert len(re.findall(r"^test_\d+\s+64\s+\d+\s+[01]\.\d{3}$", out, flags=re.M)) == 4
     png = tmp_path / "demo_scores.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_seed_sets_random_state_and_is_refused_where_there_is_none(tmp_path, folder_dataset, capsys):
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    models = [tmp_path / f"mae_{i}.pyvad" for i in range(2)]
+    for model in models:
+        assert main(["fit", "--method", "maskedae", "--preset", "fast", "--epochs", "1", "--seed", "3", *train_dirs,
+                     "--output", str(model)]) == 0
+    first, second = (pyvad.load(m) for m in models)
+    assert first.random_state == 3
+    for name, value in first.net_.state_dict().items():
+        assert torch.equal(value, second.net_.state_dict()[name]), name
+    assert main(["fit", "--method", "baseline", "--seed", "3", *train_dirs, "--output", str(tmp_path / "b.pyvad")]) == 2
+    assert "--seed" in capsys.readouterr().err
 
 
 def test_fit_then_score_writes_one_csv_row_per_frame(tmp_path, folder_dataset, capsys):
@@ -223,7 +239,7 @@ def test_usage_errors_are_one_line_with_exit_status_2(capsys):
 
 
 @pytest.mark.parametrize("command, options", [
-    ("fit", ["--method", "--preset", "--epochs", "--device", "--dataset", "--root", "--output"]),
+    ("fit", ["--method", "--preset", "--epochs", "--device", "--seed", "--dataset", "--root", "--output"]),
     ("score", ["--model", "--output", "--json", "--overlay", "--threshold", "--quantile", "--smoothing", "--hop",
                "--fps", "--max-frames", "--device", "camera index", "rtsp://"]),
     ("evaluate", ["--model", "--dataset", "--root", "--method", "--json", "--no-regions", "RBDC"]),
