@@ -14,7 +14,7 @@ baseline has none).
 Usage::
 
     python benchmarks/own_footage.py [--methods baseline maskedae pkgnet cafe] [--train 4]
-        [--test 4] [--frames 400] [--threads 2] [--output JSON]
+        [--test 4] [--frames 400] [--threads 2] [--seed N] [--output JSON]
 """
 
 from __future__ import annotations
@@ -93,12 +93,12 @@ def read_scores(path: Path) -> np.ndarray:
 
 
 def measure(method: str, train: list[Path], test: list[Path], labels: list[np.ndarray], folder: Path,
-            threads: int) -> dict[str, object]:
+            threads: int, seed: int | None) -> dict[str, object]:
     """Fit ``method`` on ``train`` and score every ``test`` clip with the command line."""
     from pyvad.metrics import macro_auc, micro_auc
 
     model = folder / f"{method}.pyvad"
-    preset = [] if method == "baseline" else ["--preset", "fast"]
+    preset = [] if method == "baseline" else ["--preset", "fast", *([] if seed is None else ["--seed", str(seed)])]
     fit = run_cli(["fit", "--method", method, *preset, *map(str, train), "--output", str(model)], threads)
     scores, runs = [], []
     for clip in test:
@@ -107,7 +107,7 @@ def measure(method: str, train: list[Path], test: list[Path], labels: list[np.nd
         scores.append(read_scores(output))
     n_frames = sum(len(s) for s in scores)
     return {
-        "method": method, "preset": "fast" if preset else None,
+        "method": method, "preset": "fast" if preset else None, "seed": seed if preset else None,
         "micro_auc": round(micro_auc(labels, scores), 4), "macro_auc": round(macro_auc(labels, scores), 4),
         "fit_seconds": fit["seconds"], "fit_peak_rss_mb": fit["peak_rss_mb"],
         "scoring_fps_with_startup": round(n_frames / sum(r["seconds"] for r in runs), 1),
@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=int, default=4, help="test clips (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=400, help="frames per clip (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, help="pyvad fit --seed for the deep methods (default: unseeded, "
+                        "like a fit without it; two runs then differ)")
     parser.add_argument("--output", type=Path, help="JSON file (default: benchmarks/results/own_footage.json)")
     args = parser.parse_args(argv)
     runs = []
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(name)
         train, test, labels = clips_in_subprocess(folder, args.train, args.test, args.frames)
         for method in args.methods:
-            runs.append(measure(method, train, test, labels, folder, args.threads))
+            runs.append(measure(method, train, test, labels, folder, args.threads, args.seed))
             print(json.dumps(runs[-1]), flush=True)
     payload = {"clips": {"frame_size": list(FRAME_SIZE), "fps": FPS, "train": args.train, "test": args.test,
                          "frames_per_clip": args.frames},
