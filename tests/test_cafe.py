@@ -242,14 +242,12 @@ def test_pipeline_of_extractor_detector_and_fusion(data):
 
 
 @pytest.mark.parametrize("limit, network_passes", [(None, 1), (32, 2)])
-def test_fit_transform_extracts_once_and_reuses_the_full_training_table(data, monkeypatch, limit, network_passes):
+def test_fit_transform_extracts_once_and_reuses_the_full_training_table(data, monkeypatch, count_calls, limit,
+                                                                        network_passes):
     """Extraction runs once; the fusion's training table is reused unless it covers a subset only."""
     train, test = data
-    calls, passes = [], []
-    original = MotionForeground.transform
-    monkeypatch.setattr(MotionForeground, "transform", lambda self, X: calls.append(1) or original(self, X))
-    scores = CAFEDetector._event_scores
-    monkeypatch.setattr(CAFEDetector, "_event_scores", lambda self, events: passes.append(1) or scores(self, events))
+    calls = count_calls(MotionForeground, "transform")
+    passes = count_calls(CAFEDetector, "_event_scores")
     det = tiny(epochs=1, max_train_events=limit, random_state=0)
     table = det.fit_transform(train.videos)
     assert len(calls) == 1

@@ -220,14 +220,10 @@ def test_works_as_a_pipeline_step_and_ablations_drop_components(data):
     assert detector.net_.out_channels == 3 and not detector.net_.has_student
 
 
-def test_fit_transform_scores_the_training_videos_once(data, monkeypatch):
+def test_fit_transform_scores_the_training_videos_once(data, monkeypatch, count_calls):
     train, test = data
-    calls = []
-    original = WholeFrames.transform
-    monkeypatch.setattr(WholeFrames, "transform", lambda self, X: calls.append(1) or original(self, X))
-    passes = []
-    network_pass = MaskedAEDetector.transform
-    monkeypatch.setattr(MaskedAEDetector, "transform", lambda self, X: passes.append(1) or network_pass(self, X))
+    calls = count_calls(WholeFrames, "transform")
+    passes = count_calls(MaskedAEDetector, "transform")
     det = MaskedAEDetector(**TINY, epochs=1, random_state=0)
     table = det.fit_transform(train.videos)
     assert len(calls) == 1  # decoded and extracted once

@@ -178,14 +178,10 @@ def test_runs_as_the_middle_step_of_a_pipeline(scene):
     assert pipe.score_samples(test.videos).shape == (sum(len(v) for v in test.videos),)
 
 
-def test_fit_transform_scores_the_training_videos_once(scene, monkeypatch):
+def test_fit_transform_scores_the_training_videos_once(scene, monkeypatch, count_calls):
     train, test = scene
-    calls = []
-    original = MotionForeground.transform
-    monkeypatch.setattr(MotionForeground, "transform", lambda self, X: calls.append(1) or original(self, X))
-    passes = []
-    network_pass = PKGNetDetector.transform
-    monkeypatch.setattr(PKGNetDetector, "transform", lambda self, X: passes.append(1) or network_pass(self, X))
+    calls = count_calls(MotionForeground, "transform")
+    passes = count_calls(PKGNetDetector, "transform")
     det = PKGNetDetector("ped2", **{**TINY, "epochs": 1})
     table = det.fit_transform(train.videos)
     assert len(calls) == 1  # decoded and extracted once
