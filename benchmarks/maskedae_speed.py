@@ -1,15 +1,17 @@
 """AED-MAE scoring speed on this machine: frames/s per setting, parameters, GFLOPs.
 
     python benchmarks/maskedae_speed.py [--threads 2] [--frames 64] [--amp bf16] [--compile] [--output JSON]
+    python benchmarks/maskedae_speed.py --device cuda --amp fp16 --batch 256 --frames 4096   # on a GPU
 
 For the Ped2 setting (240x360 frames -> 80x160 input, patch 4) and the Avenue setting
 (360x640 -> 320x640, patch 16), with the paper's single-frame input and the released
 code's three stacked frames (9 channels), it reports:
 
 - ``model_fps``: the network alone (teacher + student + class head, one shared encoder
-  pass, 50 % test mask, batch 32, ``torch.inference_mode``), median of 5 runs;
+  pass, 50 % test mask, batch ``--batch``, default 32, ``torch.inference_mode``), median of
+  5 runs (on CUDA each run is synchronised);
 - ``end_to_end_fps``: ``score_frames`` on decoded uint8 frames at native resolution
-  (resizing, the network, 3-D filtering, fusion), batch 32.
+  (resizing, the network, 3-D filtering, fusion), inference batch ``--batch``.
 
 Weights are random (a one-epoch fit on 8 frames builds the detector): speed does not
 depend on them. The notes' reference (released code, same 2-core CPU class, batch 32):
@@ -111,10 +113,14 @@ class ReleasedLayoutMAE(nn.Module):
         return self.heads[0](self.head_norms[0](x)), student
 
 
-def _cpu_autocast(det: MaskedAEDetector):
-    """The detector's scoring precision on the CPU (as ``score_frames`` uses it)."""
-    cpu = torch.device("cpu")
-    return mixed_precision(resolve_amp(det.amp, cpu), cpu)
+def _autocast(det: MaskedAEDetector, device: torch.device):
+    """The detector's scoring precision on ``device`` (as ``score_frames`` uses it)."""
+    return mixed_precision(resolve_amp(det.amp, device), device)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def reference_ratio(det: MaskedAEDetector, rounds: int = 5) -> tuple[float, float, float]:
@@ -130,7 +136,7 @@ def reference_ratio(det: MaskedAEDetector, rounds: int = 5) -> tuple[float, floa
     ours_in, ref_in = torch.randn(32, channels, height, width), torch.randn(32, 9, height, width)
     keep = None if det.test_keep_ is None else det.test_keep_.expand(32, -1)
     ours, theirs = [], []
-    autocast = _cpu_autocast(det)  # pyvad's settings; the reference stays fp32
+    autocast = _autocast(det, torch.device("cpu"))  # pyvad's settings; the reference stays fp32
     with torch.inference_mode():
         reference(ref_in)
         with autocast:
@@ -150,34 +156,38 @@ def reference_ratio(det: MaskedAEDetector, rounds: int = 5) -> tuple[float, floa
 def build(preset: str, offsets: tuple[int, ...], frame_size: tuple[int, int], args) -> MaskedAEDetector:
     rng = np.random.default_rng(0)
     clip = rng.integers(0, 256, size=(8, *frame_size, 3), dtype=np.uint8)
-    det = MaskedAEDetector(preset=preset, offsets=offsets, inference_batch_size=32, amp=args.amp,
-                           compile=args.compile, device="cpu", random_state=0, **TINY_TRAINING)
+    det = MaskedAEDetector(preset=preset, offsets=offsets, inference_batch_size=args.batch, amp=args.amp,
+                           compile=args.compile, device=args.device, random_state=0, **TINY_TRAINING)
     return det.fit([clip])
 
 
 def model_fps(det: MaskedAEDetector, args) -> tuple[float, float]:
-    """Median frames/s of the network alone on a batch of 32, and GFLOPs per frame."""
-    net = det._scoring_net(torch.device("cpu"))
+    """Median frames/s of the network alone on a batch of ``args.batch``, and GFLOPs per frame."""
+    device = torch.device(args.device)
+    net = det._scoring_net(device)
     channels = det.net_kwargs_["in_channels"]
-    images = torch.randn(32, channels, *det.config_["image_size"])
-    keep = None if det.test_keep_ is None else det.test_keep_.expand(32, -1)
+    images = torch.randn(args.batch, channels, *det.config_["image_size"], device=device)
+    keep = None if det.test_keep_ is None else det.test_keep_.to(device).expand(args.batch, -1)
     times = []
-    with torch.inference_mode(), _cpu_autocast(det):
-        net(images, keep)
+    with torch.inference_mode(), _autocast(det, device):
+        for _ in range(3):
+            net(images, keep)
         for _ in range(5):
+            _synchronize(device)
             start = time.perf_counter()
             net(images, keep)
+            _synchronize(device)
             times.append(time.perf_counter() - start)
         with FlopCounterMode(display=False) as counter:
             det.net_(images[:1], None if keep is None else keep[:1])
-    return 32 / statistics.median(times), counter.get_total_flops() / 1e9
+    return args.batch / statistics.median(times), counter.get_total_flops() / 1e9
 
 
 def end_to_end_fps(det: MaskedAEDetector, frame_size: tuple[int, int], n_frames: int) -> float:
     video = np.random.default_rng(1).integers(0, 256, size=(n_frames, *frame_size, 3), dtype=np.uint8)
-    det.score_frames([video[:32]])  # warm-up
+    det.score_frames([video[:det.inference_batch_size]])  # warm-up
     start = time.perf_counter()
-    det.score_frames([video])
+    det.score_frames([video])  # returns numpy arrays, so device work is finished
     return n_frames / (time.perf_counter() - start)
 
 
@@ -185,7 +195,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=64, help="frames scored end to end per setting")
-    parser.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast on the CPU")
+    parser.add_argument("--amp", choices=["bf16", "fp16"], help="autocast: bf16 (CPU or CUDA) or fp16 (CUDA)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=32, help="batch of the timed network passes and of scoring")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--reference", action="store_true", help="also time the released layout (ratio)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
@@ -211,7 +223,8 @@ def main() -> None:
                   f"model {fps:6.1f} frames/s  end-to-end {row['end_to_end_fps']:6.1f} frames/s"
                   + (f"  x{row['speedup_vs_released_layout']:.2f} vs released layout "
                      f"({row['released_layout_fps']:.1f} frames/s)" if args.reference else ""), flush=True)
-    write_result("maskedae_speed", {"threads": args.threads, "amp": args.amp, "compile": args.compile,
+    write_result("maskedae_speed", {"threads": args.threads, "device": args.device, "batch": args.batch,
+                                    "amp": args.amp, "compile": args.compile,
                                     "rows": rows, "peak_rss_mb": peak_rss_mb()}, args.output)
 
 

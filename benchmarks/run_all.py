@@ -5,6 +5,11 @@
     python benchmarks/run_all.py --avenue PATH --shanghaitech PATH --ubnormal PATH
     python benchmarks/run_all.py --report-only          # rebuild tables and plots from the JSON
 
+    # fit on a GPU machine that holds only the training videos, evaluate elsewhere:
+    python benchmarks/run_all.py --paper-only --fit-only --methods cafe,pkgnet,maskedae   # on the GPU
+    # copy benchmarks/results/run_all/models/ (models and *.fit.json) back, then
+    python benchmarks/run_all.py --paper-only --use-fitted --methods cafe,pkgnet,maskedae,ensemble
+
 Each (dataset, method, preset) runs in its own process (so its peak memory is its own and a
 crash does not stop the others) and writes ``benchmarks/results/run_all/<dataset>_<method>_<preset>.json``
 plus its per-video test scores (``.npz``, for the plots). Then the summary is regenerated from
@@ -24,6 +29,11 @@ The method rows save their fitted models (``run_all/models/<run>.pyvad``, not co
 ensemble rows of the same invocation load those members frozen instead of fitting them again,
 and report as fit time their own plus the members' fit times. ``ensemble_xfit`` still fits fresh
 clones of every member on the folds of training videos for its held-out statistics.
+
+``--fit-only`` fits and saves the method rows' models with a ``<run>.fit.json`` record (fit time,
+the machine, and frames/s of scoring the training videos there) and needs only the training
+videos; ``--use-fitted`` then loads those models instead of fitting, and its JSON reports the
+recorded fit time and machine beside the scoring machine (``fitted_on``).
 """
 
 from __future__ import annotations
@@ -66,17 +76,18 @@ def paper_preset(method: str, dataset: str) -> str | None:
     return dataset if dataset in PAPER_PRESETS.get(method, ()) else None
 
 
-def planned_runs(datasets: list[str], methods: list[str], fast_only: bool) -> list[tuple[str, str, str]]:
-    """(dataset, method, preset) to run: the fast preset, and the paper's where the method has one."""
+def planned_runs(datasets: list[str], methods: list[str], fast: bool = True, paper: bool = True) -> list[tuple[str, str, str]]:
+    """(dataset, method, preset) to run: the fast preset and/or the paper's where the method has one."""
     runs = []
     for dataset in datasets:
         for method in methods:
             if method == "baseline":
                 runs.append((dataset, method, "default"))
                 continue
-            runs.append((dataset, method, "fast"))
+            if fast:
+                runs.append((dataset, method, "fast"))
             preset = paper_preset(method, dataset)
-            if not fast_only and preset is not None:
+            if paper and preset is not None:
                 runs.append((dataset, method, preset))
     return runs
 
@@ -192,6 +203,63 @@ def model_path(dataset: str, method: str, preset: str) -> Path:
     return MODEL_DIR / f"{run_name(dataset, method, preset)}.pyvad"
 
 
+def fit_record_path(dataset: str, method: str, preset: str) -> Path:
+    return MODEL_DIR / f"{run_name(dataset, method, preset)}.fit.json"
+
+
+def training_split(dataset: str, root: Path) -> Any:
+    """The training videos alone, named as :func:`pyvad.datasets.load_dataset` names them
+    (for a machine that holds only the training split; frame-folder benchmarks)."""
+    from pyvad.datasets import _benchmark_train_sources, _train_split
+
+    return _train_split(dataset, _benchmark_train_sources(dataset, root))
+
+
+def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None) -> Path:
+    """Fit one method row on the training videos, save it, and record the fit (``--fit-only``).
+
+    The record also times scoring the training videos on this machine (extraction included):
+    the only scoring speed measurable where the test videos are absent.
+    """
+    import torch
+
+    from pyvad.training import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    train = training_split(dataset, root)
+    detector = build_detector(method, preset, vec_boxes(dataset, root), seed)
+    start = time.perf_counter()
+    detector.fit(train.videos)
+    fit_seconds = time.perf_counter() - start
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    detector.save(model_path(dataset, method, preset))
+    start = time.perf_counter()
+    detector.score_frames(train.videos)
+    scoring_seconds = time.perf_counter() - start
+    record = {
+        "run": run_name(dataset, method, preset),
+        "detector": repr(detector),
+        "weights": describe_weights(detector),
+        "device": str(resolve_device(detector.device)),
+        "train_frames": train.n_frames,
+        "fit_seconds": fit_seconds,
+        "training_videos_scoring_fps": train.n_frames / scoring_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    return write_result("run_all_fit", record, fit_record_path(dataset, method, preset))
+
+
+def load_fitted(dataset: str, method: str, preset: str) -> tuple[Any, dict[str, Any]] | None:
+    """A model saved by ``--fit-only`` and its fit record, when both exist (``--use-fitted``)."""
+    import pyvad
+
+    model, record = model_path(dataset, method, preset), fit_record_path(dataset, method, preset)
+    if not (model.is_file() and record.is_file()):
+        return None
+    return pyvad.load(model), json.loads(record.read_text())
+
+
 def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str, Any], float]:
     """Members fitted by this invocation's method rows, and the sum of their fit times."""
     import pyvad
@@ -204,10 +272,11 @@ def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str,
 
 
 def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None,
-            reuse: list[str] = ()) -> Path:
+            reuse: list[str] = (), use_fitted: bool = False) -> Path:
     """Fit, score and evaluate one configuration; write its JSON and test scores.
 
-    ``reuse`` names ensemble members whose models this invocation's method rows saved.
+    ``reuse`` names ensemble members whose models this invocation's method rows saved;
+    ``use_fitted`` loads a method row's model saved by ``--fit-only`` instead of fitting it.
     """
     import torch
 
@@ -218,13 +287,18 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
     train, test = load_dataset(dataset, root)
     boxes = vec_boxes(dataset, root)
     fitted_members, member_seconds = load_members(dataset, preset, list(reuse))
-    detector = build_detector(method, preset, boxes, seed, fitted_members)
+    fitted = load_fitted(dataset, method, preset) if use_fitted and method in ENSEMBLE_MEMBERS else None
     load_before = os.getloadavg()
-    start = time.perf_counter()
-    detector.fit(train.videos)
-    own_fit_seconds = time.perf_counter() - start
+    if fitted is not None:
+        detector, fit_record = fitted
+        own_fit_seconds = fit_record["fit_seconds"]
+    else:
+        detector, fit_record = build_detector(method, preset, boxes, seed, fitted_members), None
+        start = time.perf_counter()
+        detector.fit(train.videos)
+        own_fit_seconds = time.perf_counter() - start
     fit_seconds = own_fit_seconds + member_seconds
-    if method in ENSEMBLE_MEMBERS:
+    if method in ENSEMBLE_MEMBERS and fitted is None:
         MODEL_DIR.mkdir(parents=True, exist_ok=True)
         detector.save(model_path(dataset, method, preset))
     with_maps = test.masks is not None and all(mask is not None for mask in test.masks)
@@ -243,6 +317,7 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         **metrics,
         "fit_seconds": fit_seconds,
         **({"members_reused": list(reuse), "fit_seconds_own": own_fit_seconds} if reuse else {}),
+        **({"fitted_on": fit_record["machine"], "fit_record": fit_record} if fit_record else {}),
         "scoring_fps": test.n_frames / score_seconds,
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),
@@ -268,6 +343,7 @@ def run_child(dataset: str, method: str, preset: str, root: Path, args: argparse
         command += ["--threads", str(args.threads)]
     if reuse:
         command += ["--reuse", ",".join(reuse)]
+    command += [flag for flag, on in (("--fit-only", args.fit_only), ("--use-fitted", args.use_fitted)) if on]
     print(f"== {run_name(dataset, method, preset)}", flush=True)
     start = time.perf_counter()
     completed = subprocess.run(command, check=False)
@@ -284,6 +360,11 @@ def dataset_roots(args: argparse.Namespace) -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="fast presets only (CPU, minutes)")
+    parser.add_argument("--paper-only", action="store_true", help="the papers' presets only (a GPU advised)")
+    parser.add_argument("--fit-only", action="store_true",
+                        help="only fit and save the method rows' models (needs only the training videos)")
+    parser.add_argument("--use-fitted", action="store_true",
+                        help="load the models saved by --fit-only instead of fitting the method rows")
     parser.add_argument("--ped2", default=str(default_ped2_root()), help="Ped2 root (default: %(default)s)")
     parser.add_argument("--avenue", help="Avenue root")
     parser.add_argument("--shanghaitech", help="ShanghaiTech root")
@@ -297,8 +378,14 @@ def main() -> None:
     parser.add_argument("--reuse", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.fast and args.paper_only:
+        parser.error("--fast and --paper-only exclude each other")
+    if args.one and args.fit_only:
+        fit_and_save(*args.one, Path(args.root_of_one), args.seed, args.threads)
+        return
     if args.one:
-        run_one(*args.one, Path(args.root_of_one), args.seed, args.threads, [n for n in args.reuse.split(",") if n])
+        run_one(*args.one, Path(args.root_of_one), args.seed, args.threads, [n for n in args.reuse.split(",") if n],
+                args.use_fitted)
         return
     from _run_all_report import write_reports
 
@@ -310,7 +397,9 @@ def main() -> None:
         unknown = sorted(set(methods) - set(METHODS))
         if unknown:
             parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
-        runs = planned_runs(list(roots), methods, args.fast)
+        runs = planned_runs(list(roots), methods, fast=not args.paper_only, paper=not args.fast)
+        if args.fit_only:
+            runs = [run for run in runs if run[1] in ENSEMBLE_MEMBERS]
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         failed, fitted = [], set()  # runs of this invocation that succeeded (their member models can be reused)
@@ -322,6 +411,8 @@ def main() -> None:
                 failed.append((dataset, method, preset))
         total = time.perf_counter() - start
         print(f"{len(runs) - len(failed)}/{len(runs)} runs succeeded in {total / 60:.1f} min", flush=True)
+        if args.fit_only:  # nothing was evaluated: the table and last_run.json stay as they are
+            return
         (RUN_DIR / "last_run.json").write_text(json.dumps(
             {"machine": machine(), "runs": [run_name(*r) for r in runs], "failed": [run_name(*r) for r in failed],
              "total_seconds": total, "fast": args.fast}, indent=2) + "\n")
