@@ -42,6 +42,12 @@ FAST_DIFFERENCES = {
     "ensemble": "equal weights on training-z-scored fast members",
     "baseline": "weight-free floor, not a paper method",
 }
+# What differs from the paper in a run of the paper's preset (beyond the teacher weights).
+PAPER_DIFFERENCES = {
+    "cafe": "paper preset",
+    "pkgnet": "paper preset",
+    "maskedae": "paper preset; synthetic anomalies without UBnormal",
+}
 RESULTS_BEGIN, RESULTS_END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
 README_BEGIN, README_END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 
@@ -68,6 +74,14 @@ def _paper(dataset: str, method: str) -> str:
     return f"{micro:.1f}" + (f" / {macro:.1f}" if macro is not None else "")
 
 
+def _fitted_where(run: dict[str, Any]) -> str:
+    """Where a model loaded with ``--use-fitted`` was fitted ('' when fitted in the run itself)."""
+    machine = run.get("fitted_on")
+    if machine is None:
+        return ""
+    return f" on {machine.get('gpu') or machine['cpu']}"
+
+
 def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:
     """The RESULTS.md section: one full table per data set, machine and date per run."""
     last = json.loads((run_dir / "last_run.json").read_text()) if (run_dir / "last_run.json").exists() else {}
@@ -91,12 +105,13 @@ def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:
             load = f"{r['load_average_before'][0]:.1f}→{r['load_average_after'][0]:.1f}"
             lines.append(
                 f"| {r['method']} | {r['preset']} | {_pct(r['micro_auc'])} | {_pct(r.get('macro_auc'))} | {_pct(r['eer'])} "
-                f"| {_pct(r.get('rbdc'))} | {_pct(r.get('tbdc'))} | {r['fit_seconds']:.0f} | {r['scoring_fps']:.1f} "
+                f"| {_pct(r.get('rbdc'))} | {_pct(r.get('tbdc'))} | {r['fit_seconds']:.0f}{_fitted_where(r)} | {r['scoring_fps']:.1f} "
                 f"| {r['peak_rss_mb']:.0f} | {_paper(dataset, r['method'])} | {r['weights']} "
                 f"| {r['machine']['date'][:16]}, {load} |")
         lines.append("")
     lines += ["AUC, EER, RBDC and TBDC in %. Scoring fps include extraction of the test videos; fit time includes",
-              "extraction of the training videos. Each run is a separate process (its own peak RSS).", RESULTS_END]
+              "extraction of the training videos. Each run is a separate process (its own peak RSS). A fit time",
+              "'on <GPU>' is a model fitted there with `--fit-only` and scored here with `--use-fitted`.", RESULTS_END]
     return "\n".join(lines)
 
 
@@ -108,13 +123,13 @@ def readme_table(runs: list[dict[str, Any]]) -> str:
         objects = "whole frames" if r["method"] in ("maskedae", "baseline") else r["foreground"]
         if r["method"].startswith("ensemble"):
             objects += " + whole frames"  # AED-MAE is a member
-        differences = FAST_DIFFERENCES[r["method"]] if r["preset"] in ("fast", "default") else "paper preset"
+        differences = FAST_DIFFERENCES[r["method"]] if r["preset"] in ("fast", "default") else PAPER_DIFFERENCES[r["method"]]
         if not r["weights"].startswith("none"):
             differences += f"; weights: {r['weights']}"
         lines.append(
             f"| {r['dataset']} | `{CLASS_NAMES[r['method']]}` | {r['preset']} | {objects} "
             f"| {_pct(r['micro_auc'])} / {_pct(r.get('macro_auc'))} | {_paper(r['dataset'], r['method'])} "
-            f"| {r['fit_seconds'] / 60:.1f} min, {r['scoring_fps']:.0f} fps | {differences} |")
+            f"| {r['fit_seconds'] / 60:.1f} min{_fitted_where(r)}, {r['scoring_fps']:.0f} fps | {differences} |")
     lines.append(README_END)
     return "\n".join(lines)
 

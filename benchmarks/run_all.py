@@ -229,6 +229,7 @@ def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, 
         torch.set_num_threads(threads)
     train = training_split(dataset, root)
     detector = build_detector(method, preset, vec_boxes(dataset, root), seed)
+    detector.set_params(verbose=2)  # per-epoch progress in the log: a fit stopped by a lease's end shows how far it got
     start = time.perf_counter()
     detector.fit(train.videos)
     fit_seconds = time.perf_counter() - start
