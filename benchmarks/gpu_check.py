@@ -34,9 +34,11 @@ MAE_TINY = dict(image_size=(16, 24), offsets=(0,), batch_size=16, epochs=2,
 # (name, class, preset, parameters) of each checked configuration.
 CONFIGS = [
     ("cafe_fp32", "CAFEDetector", "fast", CAFE_TINY),
-    ("cafe_bf16", "CAFEDetector", "fast", {**CAFE_TINY, "trainer_params": {"amp": "bf16"}}),
-    ("cafe_fp16", "CAFEDetector", "fast", {**CAFE_TINY, "trainer_params": {"amp": "fp16"}}),
+    ("cafe_bf16", "CAFEDetector", "fast", {**CAFE_TINY, "amp": "bf16"}),
+    ("cafe_fp16", "CAFEDetector", "fast", {**CAFE_TINY, "amp": "fp16"}),
     ("pkgnet_fp32", "PKGNetDetector", "ped2", PKGNET_TINY),
+    ("pkgnet_bf16", "PKGNetDetector", "ped2", {**PKGNET_TINY, "amp": "bf16"}),
+    ("pkgnet_fp16", "PKGNetDetector", "ped2", {**PKGNET_TINY, "amp": "fp16"}),
     ("maskedae_fp32", "MaskedAEDetector", "fast", MAE_TINY),
     ("maskedae_bf16", "MaskedAEDetector", "fast", {**MAE_TINY, "amp": "bf16"}),
     ("maskedae_fp16", "MaskedAEDetector", "fast", {**MAE_TINY, "amp": "fp16"}),

@@ -46,7 +46,7 @@ from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.inference import score_in_batches
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
-from pyvad.training import Trainer, cache_teacher_features, resolve_device, seed_everything
+from pyvad.training import Trainer, cache_teacher_features, resolve_amp, resolve_device, seed_everything
 from pyvad.video import Video, as_videos
 
 __all__ = [
@@ -428,9 +428,12 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         (float16) instead of every epoch; preset False, ``fast``: True.
     device : str, default="auto"
         Where networks run (:func:`pyvad.training.resolve_device`).
+    amp : {"bf16", "fp16"} or None, default=None
+        Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on
+        CUDA (see :func:`pyvad.training.resolve_amp`). None: float32, as the paper.
     trainer_params : dict, optional
-        Extra :class:`~pyvad.training.Trainer` arguments (``num_workers``, ``amp``,
-        ``checkpoint_dir``, ``resume`` ...).
+        Extra :class:`~pyvad.training.Trainer` arguments (``num_workers``,
+        ``checkpoint_dir``, ``resume`` ...); precision is ``amp``.
     random_state : int, optional
         Seed for initialisation, event subset and batch order.
     verbose : int, default=0
@@ -510,6 +513,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
         "cache_teacher": ["boolean", None],
         "device": [str, torch.device],
+        "amp": [StrOptions({"bf16", "fp16"}), None],
         "trainer_params": [dict, None],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None, closed="left")],
@@ -542,6 +546,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         max_train_events: int | None = None,
         cache_teacher: bool | None = None,
         device: str = "auto",
+        amp: str | None = None,
         trainer_params: dict | None = None,
         random_state: int | None = None,
         verbose: int = 0,
@@ -571,6 +576,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.max_train_events = max_train_events
         self.cache_teacher = cache_teacher
         self.device = device
+        self.amp = amp
         self.trainer_params = trainer_params
         self.random_state = random_state
         self.verbose = verbose
@@ -657,6 +663,9 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         (``fit_transform`` reuses it), None when the fusion saw a ``max_train_events`` subset."""
         self.config_ = self._resolve_config()
         resolve_device(self.device)  # an invalid device fails now, not after extraction
+        if "amp" in (self.trainer_params or {}):
+            raise ValueError("CAFEDetector: give mixed precision as amp=..., not in trainer_params "
+                             "(amp sets both training and scoring)")
         if self.random_state is not None:
             seed_everything(self.random_state)
         events = self._training_events(X)
@@ -727,7 +736,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                                           batch_size=config["batch_size"], device=device)
         trainer = Trainer(
             epochs=config["epochs"], batch_size=config["batch_size"], optimizer="adam", lr=config["lr"],
-            device=device, random_state=self.random_state, verbose=self.verbose, **(self.trainer_params or {}),
+            device=device, amp=self.amp, random_state=self.random_state, verbose=self.verbose,
+            **(self.trainer_params or {}),
         )
         self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe")
         self.training_history_ = [dict(epoch) for epoch in trainer.history_]
@@ -772,7 +782,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         def inputs(rows: slice) -> list[torch.Tensor]:
             return [t for t in _cube_arrays(events, rows, with_flow) if t is not None]
 
-        return score_in_batches(scorer, scorer.names, inputs, len(events), config["batch_size"], device)
+        return score_in_batches(scorer, scorer.names, inputs, len(events), config["batch_size"], device,
+                                resolve_amp(self.amp, device))
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on cubes of the fitted offsets and patch size (for :meth:`export`)."""

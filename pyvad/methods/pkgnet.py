@@ -45,6 +45,7 @@ from pyvad.teachers import Teacher, default_taps
 from pyvad.training import (
     Trainer,
     cache_teacher_features,
+    resolve_amp,
     resolve_device,
     seed_everything,
 )
@@ -329,6 +330,9 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Default all (every preset).
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+    amp : {"bf16", "fp16"} or None, default=None
+        Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on
+        CUDA (see :func:`pyvad.training.resolve_amp`). None: float32, as the paper.
     num_workers : int, default=0
         DataLoader workers during training.
     checkpoint_dir : str or path, optional
@@ -403,6 +407,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "cache_teacher": ["boolean", None],
         "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
+        "amp": [StrOptions({"bf16", "fp16"}), None],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
         "checkpoint_dir": [str, os.PathLike, None],
         "resume": ["boolean"],
@@ -435,6 +440,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         cache_teacher: bool | None = None,
         max_train_events: int | None = None,
         device: str = "auto",
+        amp: str | None = None,
         num_workers: int = 0,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
@@ -464,6 +470,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.cache_teacher = cache_teacher
         self.max_train_events = max_train_events
         self.device = device
+        self.amp = amp
         self.num_workers = num_workers
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
@@ -634,7 +641,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             epochs=config["epochs"], batch_size=config["batch_size"], optimizer="adam", lr=config["lr"],
             optimizer_kwargs={"betas": (0.9, 0.999)}, scheduler="step",
             scheduler_kwargs={"step_size": config["lr_step"], "gamma": config["lr_gamma"]},
-            device=self.device, num_workers=self.num_workers, checkpoint_dir=self.checkpoint_dir,
+            device=self.device, amp=self.amp, num_workers=self.num_workers, checkpoint_dir=self.checkpoint_dir,
             resume=self.resume, random_state=self.random_state, verbose=self.verbose,
         )
 
@@ -704,7 +711,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         device = resolve_device(self.device)
         scorer = self._scorer().to(device).eval()
         return score_in_batches(scorer, scorer.names, lambda rows: [events.patches[rows]], len(events),
-                                _SCORE_BATCH, device)
+                                _SCORE_BATCH, device, resolve_amp(self.amp, device))
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on cubes of the fitted length, patch size and channels (for :meth:`export`)."""

@@ -1,0 +1,79 @@
+"""``amp=``: one mixed-precision parameter on every trained detector, for training and scoring."""
+
+import numpy as np
+import pytest
+import torch
+
+import pyvad.methods.cafe as cafe_module
+import pyvad.methods.maskedae as maskedae_module
+import pyvad.methods.pkgnet as pkgnet_module
+from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
+from pyvad.synthetic import make_train_test
+
+DETECTORS = {
+    "cafe": (cafe_module, lambda **p: CAFEDetector(
+        "fast", teacher="mobilenet_v2", teacher_weights="random", teacher_input_size=0, student_widths=(8, 8, 16, 16),
+        batch_size=64, epochs=1, ca_start_epoch=1, device="cpu", random_state=0, **p)),
+    "pkgnet": (pkgnet_module, lambda **p: PKGNetDetector(
+        "ped2", teacher="resnet18", teacher_weights="random", width=8, epochs=1, batch_size=32, device="cpu",
+        random_state=0, **p)),
+    "maskedae": (maskedae_module, lambda **p: MaskedAEDetector(
+        "fast", image_size=(16, 24), offsets=(0,), batch_size=16, epochs=1, device="cpu", random_state=0,
+        architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2), **p)),
+}
+
+
+@pytest.fixture(scope="module")
+def videos():
+    train, test = make_train_test(n_train=2, n_test=1, n_frames=24, random_state=0)
+    return train.videos, test.videos
+
+
+def _record_precision(monkeypatch, module):
+    """Record the ``amp`` each Trainer is built with and the precision each batched scoring runs in."""
+    seen = {"trainer": [], "scoring": []}
+    trainer_class, scoring = module.Trainer, module.score_in_batches
+
+    def trainer(*args, **kwargs):
+        seen["trainer"].append(kwargs.get("amp"))
+        return trainer_class(*args, **kwargs)
+
+    def score(*args, **kwargs):
+        seen["scoring"].append(args[6] if len(args) > 6 else kwargs.get("precision"))
+        return scoring(*args, **kwargs)
+
+    monkeypatch.setattr(module, "Trainer", trainer)
+    monkeypatch.setattr(module, "score_in_batches", score)
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_amp_reaches_training_and_scoring(name, videos, monkeypatch):
+    module, build = DETECTORS[name]
+    seen = _record_precision(monkeypatch, module)
+    detector = build(amp="bf16").fit(videos[0])
+    scores = detector.score_frames(videos[1])
+    assert seen["trainer"] and set(seen["trainer"]) == {"bf16"}
+    assert seen["scoring"] and set(seen["scoring"]) == {torch.bfloat16}
+    assert all(np.isfinite(s).all() for s in scores)
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_float32_by_default(name, videos, monkeypatch):
+    module, build = DETECTORS[name]
+    seen = _record_precision(monkeypatch, module)
+    build().fit(videos[0]).score_frames(videos[1])
+    assert set(seen["trainer"]) == {None} and set(seen["scoring"]) == {None}
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_unknown_amp_is_refused(name, videos):
+    _, build = DETECTORS[name]
+    with pytest.raises(ValueError, match="amp"):
+        build(amp="fp8").fit(videos[0])
+
+
+def test_cafe_refuses_amp_inside_trainer_params(videos):
+    _, build = DETECTORS["cafe"]
+    with pytest.raises(ValueError, match="amp="):
+        build(trainer_params={"amp": "bf16"}).fit(videos[0])
