@@ -18,6 +18,7 @@ which returns a dataset that yields the stored features next to the inputs.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import random
@@ -52,6 +53,7 @@ __all__ = [
     "resolve_device",
     "seed_everything",
     "set_trainable",
+    "trainer_arguments",
 ]
 
 LossFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, Mapping[str, float]] | torch.Tensor"]
@@ -144,6 +146,47 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r} was requested but MPS is not available; use device='auto' or 'cpu'")
     return resolved
+
+
+def trainer_arguments(owner: str, own: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:class:`Trainer` arguments of a detector: those it sets itself plus the user's ``trainer_params``.
+
+    Parameters
+    ----------
+    owner : str
+        The detector's name, for messages.
+    own : mapping
+        Arguments the detector sets from its own parameters (epochs, device, amp ...).
+    extra : mapping or None
+        The user's ``trainer_params``.
+
+    Returns
+    -------
+    dict
+        ``own`` updated with ``extra``.
+
+    Raises
+    ------
+    ValueError
+        If ``extra`` names an argument the detector sets (give it through the detector's
+        parameter instead) or one the Trainer does not have.
+
+    Examples
+    --------
+    >>> trainer_arguments("MyDetector", {"epochs": 5}, {"num_workers": 2})
+    {'epochs': 5, 'num_workers': 2}
+    """
+    extra = dict(extra or {})
+    clash = sorted(set(own) & set(extra))
+    if clash:
+        raise ValueError(
+            f"{owner}: trainer_params may not set {clash}; the detector sets them from its own parameters "
+            f"({', '.join(f'{name}=' for name in clash)})"
+        )
+    unknown = sorted(set(extra) - set(inspect.signature(Trainer).parameters))
+    if unknown:
+        raise ValueError(f"{owner}: trainer_params has arguments that Trainer does not take: {unknown}")
+    return {**own, **extra}
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

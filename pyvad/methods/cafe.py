@@ -46,7 +46,14 @@ from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
 from pyvad.inference import score_in_batches
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
-from pyvad.training import Trainer, cache_teacher_features, resolve_amp, resolve_device, seed_everything
+from pyvad.training import (
+    Trainer,
+    cache_teacher_features,
+    resolve_amp,
+    resolve_device,
+    seed_everything,
+    trainer_arguments,
+)
 from pyvad.video import Video, as_videos
 
 __all__ = [
@@ -662,10 +669,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """Train and fit the fusion; returns the training table when it covers every event
         (``fit_transform`` reuses it), None when the fusion saw a ``max_train_events`` subset."""
         self.config_ = self._resolve_config()
-        resolve_device(self.device)  # an invalid device fails now, not after extraction
-        if "amp" in (self.trainer_params or {}):
-            raise ValueError("CAFEDetector: give mixed precision as amp=..., not in trainer_params "
-                             "(amp sets both training and scoring)")
+        self._trainer_arguments(resolve_device(self.device))  # bad device or trainer_params fail before extraction
         if self.random_state is not None:
             seed_everything(self.random_state)
         events = self._training_events(X)
@@ -734,13 +738,15 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         if config["cache_teacher"]:
             data = cache_teacher_features(self.teacher_, data, select=_centre_patches,
                                           batch_size=config["batch_size"], device=device)
-        trainer = Trainer(
-            epochs=config["epochs"], batch_size=config["batch_size"], optimizer="adam", lr=config["lr"],
-            device=device, amp=self.amp, random_state=self.random_state, verbose=self.verbose,
-            **(self.trainer_params or {}),
-        )
+        trainer = Trainer(**self._trainer_arguments(device))
         self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe")
         self.training_history_ = [dict(epoch) for epoch in trainer.history_]
+
+    def _trainer_arguments(self, device: torch.device) -> dict[str, Any]:
+        config = self.config_
+        own = dict(epochs=config["epochs"], batch_size=config["batch_size"], optimizer="adam", lr=config["lr"],
+                   device=device, amp=self.amp, random_state=self.random_state, verbose=self.verbose)
+        return trainer_arguments(type(self).__name__, own, self.trainer_params)
 
     # ------------------------------------------------------------------ scoring
 

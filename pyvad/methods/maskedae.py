@@ -54,7 +54,7 @@ from pyvad.inference import score_in_batches
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
-from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable
+from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable, trainer_arguments
 from pyvad.video import Video, as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
@@ -401,6 +401,10 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         ``torch.compile`` the network for scoring.
     device : str, default="auto"
         Resolved at fit time.
+    trainer_params : dict, optional
+        Extra :class:`~pyvad.training.Trainer` arguments of both stages (``num_workers``,
+        ``checkpoint_dir`` and ``resume``, whose checkpoints are ``teacher-last.pt`` and
+        ``student-last.pt``, ``callbacks`` ...); precision is ``amp``.
     random_state : int, optional
         Seed of initialisation, masks, anomalies and data order.
     verbose : int, default=0
@@ -471,6 +475,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "amp": [StrOptions({"bf16", "fp16"}), None],
         "compile": ["boolean"],
         "device": [str],
+        "trainer_params": [dict, None],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
@@ -511,6 +516,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         amp: str | None = None,
         compile: bool = False,
         device: str = "auto",
+        trainer_params: dict | None = None,
         random_state: int | None = None,
         verbose: int = 0,
         contamination: str | float = "auto",
@@ -548,6 +554,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.amp = amp
         self.compile = compile
         self.device = device
+        self.trainer_params = trainer_params
         self.random_state = random_state
         self.verbose = verbose
         self.contamination = contamination
@@ -647,6 +654,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _fit(self, X: Any, y: Any = None) -> ScoreTable:
         """Train, fit the fusion, and return the training frames' table (``fit_transform`` reuses it)."""
         self.config_ = self._resolve_config()
+        self._trainer(1, None)  # bad trainer_params fail before extraction
         offsets, radius = self.config_["offsets"], math.ceil(4.0 * self.config_["filter_sigma_temporal"])
         # Frames read to score t (for streaming): stacked neighbours plus the 3-D filter's reach.
         self.temporal_context_ = (max(0, -min(offsets)) + radius, max(0, max(offsets)) + radius)
@@ -676,9 +684,9 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
 
     def _trainer(self, epochs: int, seed: int | None) -> Trainer:
         config = self.config_
-        return Trainer(epochs=epochs, batch_size=config["batch_size"], optimizer=config["optimizer"],
-                       lr=config["lr"], device=self.device, amp=self.amp, random_state=seed,
-                       verbose=self.verbose)
+        own = dict(epochs=epochs, batch_size=config["batch_size"], optimizer=config["optimizer"], lr=config["lr"],
+                   device=self.device, amp=self.amp, random_state=seed, verbose=self.verbose)
+        return Trainer(**trainer_arguments(type(self).__name__, own, self.trainer_params))
 
     def _train(self, net: CvTMaskedAutoEncoder, events: FrameEvents, seed: int | None) -> None:
         config = self.config_
