@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyvad import CAFEDetector, MaskedAEDetector
+from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
 from pyvad.synthetic import make_train_test
 from pyvad.training import trainer_arguments
 
@@ -32,8 +32,16 @@ def test_maskedae_checkpoints_each_stage(videos, tmp_path):
 
 @pytest.mark.parametrize("build", [
     lambda p: MaskedAEDetector("fast", **MAE_TINY, trainer_params=p),
+    lambda p: PKGNetDetector("ped2", teacher="resnet18", teacher_weights="random", device="cpu", trainer_params=p),
     lambda p: CAFEDetector("fast", teacher="mobilenet_v2", teacher_weights="random", device="cpu", trainer_params=p),
 ])
 def test_clashing_trainer_params_are_refused(build, videos):
     with pytest.raises(ValueError, match="epochs="):
         build({"epochs": 2}).fit(videos)
+
+
+def test_pkgnet_refuses_trainer_params_that_have_their_own_parameter(videos):
+    detector = PKGNetDetector("ped2", teacher="resnet18", teacher_weights="random", device="cpu",
+                              trainer_params={"num_workers": 2})
+    with pytest.raises(ValueError, match="num_workers="):
+        detector.fit(videos)

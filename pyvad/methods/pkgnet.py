@@ -48,6 +48,7 @@ from pyvad.training import (
     resolve_amp,
     resolve_device,
     seed_everything,
+    trainer_arguments,
 )
 from pyvad.video import Video, as_videos
 
@@ -339,6 +340,9 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Trainer checkpoints (``pkgnet-last.pt``); with ``resume=True`` a stopped fit continues.
     resume : bool, default=False
         Continue from ``checkpoint_dir``.
+    trainer_params : dict, optional
+        Other :class:`~pyvad.training.Trainer` arguments (``callbacks``, ``checkpoint_every``,
+        ``grad_clip`` ...); those above have their own parameters.
     random_state : int, optional
         Seed of the network initialisation and of the batch order.
     verbose : int, default=0
@@ -411,6 +415,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "num_workers": [Interval(Integral, 0, None, closed="left")],
         "checkpoint_dir": [str, os.PathLike, None],
         "resume": ["boolean"],
+        "trainer_params": [dict, None],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
@@ -444,6 +449,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         num_workers: int = 0,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
+        trainer_params: dict | None = None,
         random_state: int | None = None,
         verbose: int = 0,
         contamination: str | float = "auto",
@@ -474,6 +480,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.num_workers = num_workers
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
+        self.trainer_params = trainer_params
         self.random_state = random_state
         self.verbose = verbose
         self.contamination = contamination
@@ -604,7 +611,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _fit(self, X: Any, y: Any = None) -> ScoreTable:
         """Train, fit the fusion, and return the training events' table (``fit_transform`` reuses it)."""
         self.config_ = self._resolve_config()
-        resolve_device(self.device)  # an invalid device fails now, not after extraction
+        resolve_device(self.device)  # an invalid device or trainer_params fail now, not after extraction
+        self._trainer()
         events = self._events(X)
         if len(events) == 0:
             raise InvalidVideoError(
@@ -637,13 +645,14 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
 
     def _trainer(self) -> Trainer:
         config = self.config_
-        return Trainer(
+        own = dict(
             epochs=config["epochs"], batch_size=config["batch_size"], optimizer="adam", lr=config["lr"],
             optimizer_kwargs={"betas": (0.9, 0.999)}, scheduler="step",
             scheduler_kwargs={"step_size": config["lr_step"], "gamma": config["lr_gamma"]},
             device=self.device, amp=self.amp, num_workers=self.num_workers, checkpoint_dir=self.checkpoint_dir,
             resume=self.resume, random_state=self.random_state, verbose=self.verbose,
         )
+        return Trainer(**trainer_arguments(type(self).__name__, own, self.trainer_params))
 
     def _training_data(self, events: EventSet, teacher: Teacher | None) -> Dataset:
         rows = self._training_rows(len(events))
