@@ -142,7 +142,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             f"device={device!r} is not a valid device; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
         ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu'")
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu' "
+            "(a model fitted on a GPU: pyvad.load(path, device='cpu'))"
+        )
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r} was requested but MPS is not available; use device='auto' or 'cpu'")
     return resolved

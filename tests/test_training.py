@@ -226,6 +226,12 @@ def test_resolve_device() -> None:
         resolve_device("tpu:0")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_request_without_cuda_names_the_way_to_load_a_gpu_model() -> None:
+    with pytest.raises(ValueError, match=r"CUDA is not available.*pyvad.load\(path, device='cpu'\)"):
+        resolve_device("cuda")
+
+
 def test_seed_everything_makes_random_draws_repeatable() -> None:
     seed_everything(3)
     first = (torch.rand(2), np.random.rand(2))
