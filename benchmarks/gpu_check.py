@@ -63,6 +63,7 @@ def fit_on_gpu(folder: Path) -> list[dict]:
     rows = []
     for name, class_name, preset, params in CONFIGS:
         detector = getattr(pyvad, class_name)(preset, device="cuda", random_state=0, **params)
+        torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         detector.fit(train.videos)
         fit_seconds = time.perf_counter() - start
