@@ -44,18 +44,24 @@ def _frame_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -
     return metrics
 
 
-def _make_detector(method: str, preset: str | None, epochs: int | None, device: str | None, seed: int | None = None):
+# (parameter, command-line flag, attribute of the parsed arguments) of the method options.
+_METHOD_OPTIONS = (("preset", "--preset", "preset"), ("epochs", "--epochs", "epochs"), ("device", "--device", "device"),
+                   ("amp", "--amp", "amp"), ("random_state", "--seed", "seed"))
+
+
+def _make_detector(args: argparse.Namespace):
+    """The ``--method`` detector with the method options that were given; refuses those it lacks."""
     from pyvad.methods import get_method
 
-    cls = get_method(method)
+    cls = get_method(args.method)
     params = cls().get_params(deep=False)
     kwargs: dict[str, object] = {}
-    for name, flag, value in (("preset", "--preset", preset), ("epochs", "--epochs", epochs),
-                              ("device", "--device", device), ("random_state", "--seed", seed)):
+    for name, flag, attribute in _METHOD_OPTIONS:
+        value = getattr(args, attribute)
         if value is None:
             continue
         if name not in params:
-            raise ValueError(f"method {method!r} has no parameter {name!r} ({flag})")
+            raise ValueError(f"method {args.method!r} has no parameter {name!r} ({flag})")
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -104,7 +110,7 @@ def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | No
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    det = _make_detector(args.method, args.preset, args.epochs, args.device, args.seed)
+    det = _make_detector(args)
     videos = _load_input_videos(args.inputs, args.dataset, args.root, "train")
     start = time.perf_counter()
     det.fit(videos)
@@ -261,7 +267,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         det = load(args.model, device=args.device, trusted_classes=args.trust)
         result["model"] = str(args.model)
     else:
-        det = _make_detector(args.method, args.preset, args.epochs, args.device, args.seed)
+        det = _make_detector(args)
         start = time.perf_counter()
         det.fit(train.videos)
         result["fit_seconds"] = round(time.perf_counter() - start, 2)
@@ -325,6 +331,8 @@ def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None
     parser.add_argument("--preset", help="preset of the method (e.g. ped2, avenue, fast)")
     parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 or mps (methods with a device parameter)")
+    parser.add_argument("--amp", choices=["bf16", "fp16"],
+                        help="mixed precision for training and scoring (bf16: CUDA and CPU; fp16: CUDA)")
     parser.add_argument("--seed", type=int,
                         help="random_state of the method: the same seed gives the same model on the same machine")
 

@@ -76,6 +76,16 @@ def test_fit_seed_sets_random_state_and_is_refused_where_there_is_none(tmp_path,
     assert "--seed" in capsys.readouterr().err
 
 
+def test_fit_amp_sets_the_precision_and_is_refused_where_there_is_none(tmp_path, folder_dataset, capsys):
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    model = tmp_path / "mae.pyvad"
+    assert main(["fit", "--method", "maskedae", "--preset", "fast", "--epochs", "1", "--amp", "bf16", *train_dirs,
+                 "--output", str(model)]) == 0
+    assert pyvad.load(model).amp == "bf16"
+    assert main(["fit", "--method", "baseline", "--amp", "bf16", *train_dirs, "--output", str(tmp_path / "b.pyvad")]) == 2
+    assert "--amp" in capsys.readouterr().err
+
+
 def test_fit_then_score_writes_one_csv_row_per_frame(tmp_path, folder_dataset, capsys):
     model = tmp_path / "model.pyvad"
     train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
@@ -239,7 +249,7 @@ def test_usage_errors_are_one_line_with_exit_status_2(capsys):
 
 
 @pytest.mark.parametrize("command, options", [
-    ("fit", ["--method", "--preset", "--epochs", "--device", "--seed", "--dataset", "--root", "--output"]),
+    ("fit", ["--method", "--preset", "--epochs", "--device", "--amp", "--seed", "--dataset", "--root", "--output"]),
     ("score", ["--model", "--output", "--json", "--overlay", "--threshold", "--quantile", "--smoothing", "--hop",
                "--fps", "--max-frames", "--device", "camera index", "rtsp://"]),
     ("evaluate", ["--model", "--dataset", "--root", "--method", "--json", "--no-regions", "RBDC"]),
