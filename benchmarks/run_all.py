@@ -208,11 +208,13 @@ def fit_record_path(dataset: str, method: str, preset: str) -> Path:
 
 
 def training_split(dataset: str, root: Path) -> Any:
-    """The training videos alone, named as :func:`pyvad.datasets.load_dataset` names them
-    (for a machine that holds only the training split; frame-folder benchmarks)."""
-    from pyvad.datasets import _benchmark_train_sources, _train_split
+    """The training videos, named as :func:`pyvad.datasets.load_dataset` names them. For the
+    frame-folder benchmarks (Ped2, Avenue, ShanghaiTech) the test split need not be on disk."""
+    from pyvad.datasets import _benchmark_train_sources, _train_split, load_dataset
 
-    return _train_split(dataset, _benchmark_train_sources(dataset, root))
+    if dataset in ("ped2", "avenue", "shanghaitech") and (root / "training").is_dir():
+        return _train_split(dataset, _benchmark_train_sources(dataset, root))
+    return load_dataset(dataset, root)[0]
 
 
 def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None) -> Path:
@@ -229,7 +231,8 @@ def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, 
         torch.set_num_threads(threads)
     train = training_split(dataset, root)
     detector = build_detector(method, preset, vec_boxes(dataset, root), seed)
-    detector.set_params(verbose=2)  # per-epoch progress in the log: a fit stopped by a lease's end shows how far it got
+    if "verbose" in detector.get_params(deep=False):
+        detector.set_params(verbose=2)  # per-epoch progress in the log: a fit stopped by a lease's end shows how far it got
     start = time.perf_counter()
     detector.fit(train.videos)
     fit_seconds = time.perf_counter() - start
@@ -242,7 +245,7 @@ def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, 
         "run": run_name(dataset, method, preset),
         "detector": repr(detector),
         "weights": describe_weights(detector),
-        "device": str(resolve_device(detector.device)),
+        "device": str(resolve_device(getattr(detector, "device", "cpu"))),
         "train_frames": train.n_frames,
         "fit_seconds": fit_seconds,
         "training_videos_scoring_fps": train.n_frames / scoring_seconds,

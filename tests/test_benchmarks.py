@@ -1,4 +1,5 @@
-"""The benchmark scripts still import against the current package (they are not run here)."""
+"""The benchmark scripts still import against the current package; run_all's planning and its
+fit-only round trip run on tiny data (the benchmarks themselves are not run here)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,43 @@ def test_benchmark_script_imports_and_has_a_main(script: Path, monkeypatch: pyte
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     assert callable(getattr(module, "main", None)), f"{script.name} has no main()"
+
+
+def _load_script(name: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"_benchmark_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_plans_fast_and_paper_presets_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_all = _load_script("run_all", monkeypatch)
+    methods = ["baseline", "pkgnet", "ensemble"]
+    assert run_all.planned_runs(["ped2"], methods, fast=False, paper=True) == [
+        ("ped2", "baseline", "default"), ("ped2", "pkgnet", "ped2"), ("ped2", "ensemble", "ped2")]
+    assert run_all.planned_runs(["ped2"], methods, fast=True, paper=False) == [
+        ("ped2", "baseline", "default"), ("ped2", "pkgnet", "fast"), ("ped2", "ensemble", "fast")]
+
+
+def test_run_all_fits_with_training_videos_only_and_reloads_the_model(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    from pyvad.synthetic import make_train_test
+
+    run_all = _load_script("run_all", monkeypatch)
+    monkeypatch.setattr(run_all, "MODEL_DIR", tmp_path / "models")
+    train, _ = make_train_test(n_train=2, n_test=1, n_frames=12, random_state=0)
+    root = tmp_path / "ped2"  # the training half of the Ped2 layout; no test split on disk
+    for number, video in enumerate(train.videos, start=1):
+        clip = root / "training" / "frames" / f"{number:02d}"
+        clip.mkdir(parents=True)
+        for index, frame in enumerate(video):
+            cv2.imwrite(str(clip / f"{index:03d}.png"), frame)
+    run_all.fit_and_save("ped2", "baseline", "default", root, seed=0, threads=1)
+    detector, record = run_all.load_fitted("ped2", "baseline", "default")
+    assert record["train_frames"] == 24 and record["fit_seconds"] > 0 and "cpu" in record["machine"]
+    assert [len(s) for s in detector.score_frames(train.videos)] == [12, 12]
+    assert run_all.load_fitted("ped2", "pkgnet", "fast") is None
