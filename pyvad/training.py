@@ -27,7 +27,7 @@ import tempfile
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,22 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r} was requested but MPS is not available; use device='auto' or 'cpu'")
     return resolved
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(enabled: bool) -> Iterator[None]:
+    """Let cuDNN time its convolution algorithms per input shape while inside, when ``enabled``.
+
+    The previous setting comes back on exit, so scoring after a fit (whose padded batches
+    have several shapes) and the caller's own code do not pay a timing run per new shape.
+    """
+    previous = torch.backends.cudnn.benchmark
+    if enabled:
+        torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
 
 
 def trainer_arguments(owner: str, own: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -466,7 +482,8 @@ class Trainer:
         Automatic mixed precision: ``"bf16"`` on CUDA and CPU, ``"fp16"`` (with gradient
         scaling) on CUDA only; ignored with a warning where unsupported.
     cudnn_benchmark : bool, default=True
-        Set ``torch.backends.cudnn.benchmark`` on CUDA.
+        Set ``torch.backends.cudnn.benchmark`` on CUDA while :meth:`fit` runs; the previous
+        setting is restored when it returns.
     compile : bool, default=False
         Run the model through ``torch.compile``.
     num_workers : int, default=0
@@ -642,8 +659,13 @@ class Trainer:
         self.device_ = self._device_for(dist)
         if dist.enabled:
             _init_process_group(dist, self.device_)
-        if self.device_.type == "cuda":
-            torch.backends.cudnn.benchmark = bool(self.cudnn_benchmark)
+        with _cudnn_benchmark(bool(self.cudnn_benchmark) and self.device_.type == "cuda"):
+            return self._fit(model, loss_fn, train_data, val_data, name, dist)
+
+    def _fit(
+        self, model: nn.Module, loss_fn: LossFn, train_data: Dataset, val_data: Dataset | None, name: str,
+        dist: _DistInfo,
+    ) -> nn.Module:
         amp_dtype = self._amp_dtype()
         if self.random_state is not None:
             seed_everything(int(self.random_state) + dist.rank)

@@ -344,3 +344,20 @@ def test_frozen_parent_parameters_do_not_put_trained_children_in_eval_mode():
     _freeze_frozen_norms(model)
     assert not model.training and not model.frozen_norm.training
     assert model.head.training and model.head[1].training
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cudnn_benchmark_is_set_only_inside_and_restored(enabled: bool) -> None:
+    from pyvad.training import _cudnn_benchmark
+
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = False
+        with _cudnn_benchmark(enabled):
+            assert torch.backends.cudnn.benchmark is enabled
+        assert torch.backends.cudnn.benchmark is False
+        with pytest.raises(RuntimeError), _cudnn_benchmark(enabled):
+            raise RuntimeError("a failing fit")
+        assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = before
