@@ -9,9 +9,14 @@ code's three stacked frames (9 channels), it reports:
 
 - ``model_fps``: the network alone (teacher + student + class head, one shared encoder
   pass, 50 % test mask, batch ``--batch``, default 32, ``torch.inference_mode``), median of
-  5 runs (on CUDA each run is synchronised);
+  5 rounds that alternate between the two inputs of a setting, after 3 warm-up rounds (on
+  CUDA each pass is synchronised);
 - ``end_to_end_fps``: ``score_frames`` on decoded uint8 frames at native resolution
-  (resizing, the network, 3-D filtering, fusion), inference batch ``--batch``.
+  (resizing, the network, 3-D filtering, fusion), inference batch ``--batch``;
+- ``extraction_fps`` and ``scoring_fps``: the two halves of that path timed apart, reading
+  and resizing the frames (``WholeFrames``), then scoring the extracted frames (network, 3-D
+  filter, fusion). They tell which side a GPU waits for. Medians of 3 alternating rounds
+  after one warm-up round.
 
 Weights are random (a one-epoch fit on 8 frames builds the detector): speed does not
 depend on them. The notes' reference (released code, same 2-core CPU class, batch 32):
@@ -162,36 +167,65 @@ def build(preset: str, offsets: tuple[int, ...], frame_size: tuple[int, int], ar
     return det.fit([clip])
 
 
-def model_fps(det: MaskedAEDetector, args) -> tuple[float, float]:
-    """Median frames/s of the network alone on a batch of ``args.batch``, and GFLOPs per frame."""
-    device = torch.device(args.device)
-    net = det._scoring_net(device)
-    channels = det.net_kwargs_["in_channels"]
-    images = torch.randn(args.batch, channels, *det.config_["image_size"], device=device)
-    keep = None if det.test_keep_ is None else det.test_keep_.to(device).expand(args.batch, -1)
-    times = []
-    with torch.inference_mode(), _autocast(det, device):
-        for _ in range(3):
-            net(images, keep)
-        for _ in range(5):
-            _synchronize(device)
+class NetworkPass:
+    """One synchronised pass of a detector's network on a fixed batch of ``args.batch`` (seconds)."""
+
+    def __init__(self, det: MaskedAEDetector, args) -> None:
+        self.det, self.device, self.batch = det, torch.device(args.device), args.batch
+        self.net = det._scoring_net(self.device)
+        channels = det.net_kwargs_["in_channels"]
+        self.images = torch.randn(args.batch, channels, *det.config_["image_size"], device=self.device)
+        self.keep = None if det.test_keep_ is None else det.test_keep_.to(self.device).expand(args.batch, -1)
+
+    def __call__(self) -> tuple[float]:
+        with torch.inference_mode(), _autocast(self.det, self.device):
+            _synchronize(self.device)
             start = time.perf_counter()
-            net(images, keep)
-            _synchronize(device)
-            times.append(time.perf_counter() - start)
-        # The math back end spells attention out as matrix products: the CPU's fused SDPA kernel
-        # has no FLOP formula, so without it the counter misses the attention (2.23 vs 4.04 GFLOP, Ped2).
-        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-            det.net_(images[:1], None if keep is None else keep[:1])
-    return args.batch / statistics.median(times), counter.get_total_flops() / 1e9
+            self.net(self.images, self.keep)
+            _synchronize(self.device)
+        return (time.perf_counter() - start,)
+
+    def gflops(self) -> float:
+        """GFLOPs of one frame. The math back end spells attention out as matrix products: the
+        CPU's fused SDPA kernel has no FLOP formula, so without it the counter misses the
+        attention (2.23 instead of 4.04 GFLOP at Ped2 size)."""
+        with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            self.det.net_(self.images[:1], None if self.keep is None else self.keep[:1])
+        return counter.get_total_flops() / 1e9
 
 
-def end_to_end_fps(det: MaskedAEDetector, frame_size: tuple[int, int], n_frames: int) -> float:
-    video = np.random.default_rng(1).integers(0, 256, size=(n_frames, *frame_size, 3), dtype=np.uint8)
-    det.score_frames([video[:det.inference_batch_size]])  # warm-up
-    start = time.perf_counter()
-    det.score_frames([video])  # returns numpy arrays, so device work is finished
-    return n_frames / (time.perf_counter() - start)
+class EndToEndPass:
+    """``score_frames`` on decoded frames, and its extraction and scoring halves apart (seconds)."""
+
+    def __init__(self, det: MaskedAEDetector, frame_size: tuple[int, int], n_frames: int) -> None:
+        self.det = det
+        self.video = np.random.default_rng(1).integers(0, 256, size=(n_frames, *frame_size, 3), dtype=np.uint8)
+
+    def __call__(self) -> tuple[float, float, float]:
+        start = time.perf_counter()
+        self.det.score_frames([self.video])  # returns numpy arrays, so device work is finished
+        whole = time.perf_counter() - start
+        start = time.perf_counter()
+        events = self.det._events([self.video], training=False)
+        extraction = time.perf_counter() - start
+        start = time.perf_counter()
+        self.det.score_frames(events)
+        return whole, extraction, time.perf_counter() - start
+
+
+def alternating_medians(passes: list, rounds: int, warm_up: int = 1) -> list[list[float]]:
+    """Per pass, the median of each timed quantity over ``rounds`` rounds that alternate between
+    the passes, after ``warm_up`` untimed rounds: drift in load, clocks and caches then hits every
+    variant alike (timed one after the other, the first variant of a process ran up to 30 %
+    slower on this CPU)."""
+    for _ in range(warm_up):
+        for timed in passes:
+            timed()
+    samples: list[list[tuple[float, ...]]] = [[] for _ in passes]
+    for _ in range(rounds):
+        for k, timed in enumerate(passes):
+            samples[k].append(timed())
+    return [[statistics.median(values) for values in zip(*rows)] for rows in samples]
 
 
 def main() -> None:
@@ -208,22 +242,29 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
+    inputs = (("paper (1 frame)", (0,)), ("released (t-3, t, t+3)", (-3, 0, 3)))
     for setting in args.settings:
         frame_size, preset = SETTINGS[setting]
-        for input_name, offsets in (("paper (1 frame)", (0,)), ("released (t-3, t, t+3)", (-3, 0, 3))):
-            det = build(preset, offsets, frame_size, args)
-            fps, gflops = model_fps(det, args)
+        dets = [build(preset, offsets, frame_size, args) for _, offsets in inputs]
+        networks = [NetworkPass(det, args) for det in dets]
+        network_seconds = alternating_medians(networks, rounds=5, warm_up=3)
+        end_to_end = alternating_medians([EndToEndPass(det, frame_size, args.frames) for det in dets], rounds=3)
+        for (input_name, _), det, network, (seconds,), (whole, extraction, scoring) in zip(
+                inputs, dets, networks, network_seconds, end_to_end):
+            fps, gflops = args.batch / seconds, network.gflops()
             row = {
                 "setting": setting, "input": input_name, "frame_size": frame_size,
                 "image_size": det.config_["image_size"], "patch_size": det.config_["patch_size"],
                 "params": sum(p.numel() for p in det.net_.parameters()), "gflops_per_frame": gflops,
-                "model_fps": fps, "end_to_end_fps": end_to_end_fps(det, frame_size, args.frames),
+                "model_fps": fps, "end_to_end_fps": args.frames / whole, "extraction_fps": args.frames / extraction,
+                "scoring_fps": args.frames / scoring,
             }
             if args.reference:
                 row["speedup_vs_released_layout"], _, row["released_layout_fps"] = reference_ratio(det)
             rows.append(row)
             print(f"{setting:7s} {input_name:24s} params {row['params'] / 1e6:.2f}M  {gflops:.2f} GFLOP/frame  "
-                  f"model {fps:6.1f} frames/s  end-to-end {row['end_to_end_fps']:6.1f} frames/s"
+                  f"model {fps:6.1f} frames/s  end-to-end {row['end_to_end_fps']:6.1f} frames/s "
+                  f"(extraction {row['extraction_fps']:.0f}, scoring {row['scoring_fps']:.1f})"
                   + (f"  x{row['speedup_vs_released_layout']:.2f} vs released layout "
                      f"({row['released_layout_fps']:.1f} frames/s)" if args.reference else ""), flush=True)
     write_result("maskedae_speed", {"threads": args.threads, "device": args.device, "batch": args.batch,
