@@ -50,3 +50,18 @@ def test_sklearn_example_selects_fusion_weights_on_validation_and_evaluates_once
 def test_streaming_example_runs_on_a_file_when_no_camera_is_given():
     alerts = _load("streaming_camera").main(hop=8)
     assert alerts and alerts[0].kind == "start" and alerts[-1].kind == "end"
+
+
+def test_train_on_gpu_example_fits_saves_and_scores_on_the_cpu(tmp_path):
+    from pyvad.synthetic import make_train_test
+
+    train, test = make_train_test(n_train=3, n_test=2, random_state=0)
+    params = dict(epochs=2, teacher="resnet18", teacher_weights="random", width=8)
+    auc = _load("train_on_gpu").main(train.videos, test.videos, test.frame_labels, tmp_path, "fast", **params)
+    assert 0.0 <= auc <= 1.0
+    checkpoint = tmp_path / "checkpoints" / "pkgnet-last.pt"
+    assert (tmp_path / "pkgnet_fast.pyvad").exists() and checkpoint.exists()
+    # Run again: the finished checkpoint is picked up, so no epoch is trained (or saved) twice.
+    written = checkpoint.stat().st_mtime_ns
+    assert _load("train_on_gpu").main(train.videos, test.videos, test.frame_labels, tmp_path, "fast", **params) == auc
+    assert checkpoint.stat().st_mtime_ns == written
