@@ -152,15 +152,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def _cudnn_benchmark(enabled: bool) -> Iterator[None]:
-    """Let cuDNN time its convolution algorithms per input shape while inside, when ``enabled``.
+def _cudnn_benchmark(value: bool | None) -> Iterator[None]:
+    """``torch.backends.cudnn.benchmark`` set to ``value`` while inside (None: left as it is).
 
     The previous setting comes back on exit, so scoring after a fit (whose padded batches
     have several shapes) and the caller's own code do not pay a timing run per new shape.
     """
     previous = torch.backends.cudnn.benchmark
-    if enabled:
-        torch.backends.cudnn.benchmark = True
+    if value is not None:
+        torch.backends.cudnn.benchmark = value
     try:
         yield
     finally:
@@ -659,7 +659,7 @@ class Trainer:
         self.device_ = self._device_for(dist)
         if dist.enabled:
             _init_process_group(dist, self.device_)
-        with _cudnn_benchmark(bool(self.cudnn_benchmark) and self.device_.type == "cuda"):
+        with _cudnn_benchmark(bool(self.cudnn_benchmark) if self.device_.type == "cuda" else None):
             return self._fit(model, loss_fn, train_data, val_data, name, dist)
 
     def _fit(

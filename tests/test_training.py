@@ -346,18 +346,18 @@ def test_frozen_parent_parameters_do_not_put_trained_children_in_eval_mode():
     assert model.head.training and model.head[1].training
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_cudnn_benchmark_is_set_only_inside_and_restored(enabled: bool) -> None:
+@pytest.mark.parametrize(("before", "value"), [(False, True), (True, False), (True, None), (False, None)])
+def test_cudnn_benchmark_is_set_only_inside_and_restored(before: bool, value: bool | None) -> None:
     from pyvad.training import _cudnn_benchmark
 
-    before = torch.backends.cudnn.benchmark
+    saved = torch.backends.cudnn.benchmark
     try:
-        torch.backends.cudnn.benchmark = False
-        with _cudnn_benchmark(enabled):
-            assert torch.backends.cudnn.benchmark is enabled
-        assert torch.backends.cudnn.benchmark is False
-        with pytest.raises(RuntimeError), _cudnn_benchmark(enabled):
-            raise RuntimeError("a failing fit")
-        assert torch.backends.cudnn.benchmark is False
-    finally:
         torch.backends.cudnn.benchmark = before
+        with _cudnn_benchmark(value):
+            assert torch.backends.cudnn.benchmark is (before if value is None else value)
+        assert torch.backends.cudnn.benchmark is before
+        with pytest.raises(RuntimeError), _cudnn_benchmark(value):
+            raise RuntimeError("a failing fit")
+        assert torch.backends.cudnn.benchmark is before
+    finally:
+        torch.backends.cudnn.benchmark = saved
