@@ -207,6 +207,18 @@ def fit_record_path(dataset: str, method: str, preset: str) -> Path:
     return MODEL_DIR / f"{run_name(dataset, method, preset)}.fit.json"
 
 
+def fit_timed(detector: Any, videos: list) -> float:
+    """Fit ``detector`` on ``videos``; the wall time in seconds."""
+    start = time.perf_counter()
+    detector.fit(videos)
+    return time.perf_counter() - start
+
+
+def save_model(detector: Any, dataset: str, method: str, preset: str) -> None:
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    detector.save(model_path(dataset, method, preset))
+
+
 def training_split(dataset: str, root: Path) -> Any:
     """The training videos, named as :func:`pyvad.datasets.load_dataset` names them. For the
     frame-folder benchmarks (Ped2, Avenue, ShanghaiTech) the test split need not be on disk."""
@@ -233,11 +245,8 @@ def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, 
     detector = build_detector(method, preset, vec_boxes(dataset, root), seed)
     if "verbose" in detector.get_params(deep=False):
         detector.set_params(verbose=2)  # per-epoch progress in the log: a fit stopped by a lease's end shows how far it got
-    start = time.perf_counter()
-    detector.fit(train.videos)
-    fit_seconds = time.perf_counter() - start
-    MODEL_DIR.mkdir(parents=True, exist_ok=True)
-    detector.save(model_path(dataset, method, preset))
+    fit_seconds = fit_timed(detector, train.videos)
+    save_model(detector, dataset, method, preset)
     start = time.perf_counter()
     detector.score_frames(train.videos)
     scoring_seconds = time.perf_counter() - start
@@ -298,13 +307,10 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         own_fit_seconds = fit_record["fit_seconds"]
     else:
         detector, fit_record = build_detector(method, preset, boxes, seed, fitted_members), None
-        start = time.perf_counter()
-        detector.fit(train.videos)
-        own_fit_seconds = time.perf_counter() - start
+        own_fit_seconds = fit_timed(detector, train.videos)
+        if method in ENSEMBLE_MEMBERS:
+            save_model(detector, dataset, method, preset)
     fit_seconds = own_fit_seconds + member_seconds
-    if method in ENSEMBLE_MEMBERS and fitted is None:
-        MODEL_DIR.mkdir(parents=True, exist_ok=True)
-        detector.save(model_path(dataset, method, preset))
     with_maps = test.masks is not None and all(mask is not None for mask in test.masks)
     scores, score_seconds, maps, members = score_test(detector, test.videos, with_maps)
     metrics = evaluate_scores(test, scores, maps)
