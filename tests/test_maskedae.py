@@ -180,6 +180,32 @@ def test_complementary_masks_score_every_token_from_the_pass_that_hides_it(fitte
         torch.testing.assert_close(combined[index].reshape(expected.shape), expected)
 
 
+def test_per_frame_masks_follow_the_frame_not_its_batch(fitted, data):
+    _, test = data
+    det = copy.deepcopy(fitted)
+    det.config_["test_mask"] = "per_frame"
+    det.test_keep_ = det._test_keep()
+    bank = det.test_keep_
+    assert bank.shape == (maskedae._FRAME_MASKS, det.net_.n_tokens // 2)
+    events = det._events(test.videos, training=False)
+    patches = torch.from_numpy(np.ascontiguousarray(events.patches[:8]))
+    scorer = det._scorer(det.net_, events.offsets)
+    checksums = patches[:, 0].flatten(1).sum(dim=1, dtype=torch.int64)
+    assert len(set((checksums % len(bank)).tolist())) > 1  # frames do not share one mask
+    with torch.inference_mode():
+        together = scorer(patches)
+        for row in (0, 5):
+            alone = scorer(patches[row : row + 1])
+            own_mask = maskedae.MaskedAEScorer(det.net_, bank[checksums[row] % len(bank)][None], 0, det.components_,
+                                               True)(patches[row : row + 1])
+            for joint, single, expected in zip(together, alone, own_mask):
+                torch.testing.assert_close(joint[row : row + 1], single)
+                torch.testing.assert_close(single, expected)
+    video = test.videos[0]  # windows of a stream hold the same frames, so the same masks
+    streamed = [frame.score for frame in det.score_stream(video, hop=5, smoothing="centred")]
+    np.testing.assert_allclose(streamed, det.score_frames([video])[0], rtol=1e-5, atol=1e-6)
+
+
 def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
     _, test = data
     loaded = pyvad.load(fitted.save(tmp_path / "mae.pyvad"))

@@ -23,7 +23,9 @@ Pipeline of :class:`MaskedAEDetector`:
 Test-time masking is deterministic: ``test_mask="fixed"`` (default) uses one mask drawn
 from a fixed seed for every frame; ``"complementary"`` runs ``round(1 / mask_ratio)``
 passes whose hidden tokens partition the grid and scores every token from the pass that
-hid it; ``"none"`` feeds every token.
+hid it; ``"per_frame"`` gives each frame its own mask, as the released code's fresh random
+mask per frame, but picked from a seeded bank by a checksum of the frame's pixels, so a frame
+gets the same mask offline, streamed or exported; ``"none"`` feeds every token.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 _COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
 _T = TypeVar("_T")
 _TEST_MASK_SEED = 20240617
+#: Masks in the bank of ``test_mask="per_frame"``.
+_FRAME_MASKS = 64
 
 
 def _complementary_passes(mask_ratio: float) -> int:
@@ -185,8 +189,8 @@ class MaskedAEScorer(torch.nn.Module):
     net : CvTMaskedAutoEncoder
         The trained network (or a compiled wrapper of it).
     keep : Tensor of shape (P, K), optional
-        Visible token positions of each of P test-time passes; None feeds every token
-        in one pass.
+        Visible token positions of each of P test-time passes (with ``per_frame``, a bank
+        of P masks of which each frame uses one); None feeds every token in one pass.
     token_weights : Tensor of shape (P, gh * gw), optional
         Weight of each pass in a token's score (``test_mask="complementary"``: 1 in the
         pass that hides the token, 0 elsewhere); None weights every pass equally.
@@ -196,6 +200,9 @@ class MaskedAEScorer(torch.nn.Module):
         Outputs among ``"teacher_error"``, ``"ts_gap"``, ``"class_prob"``, in this order.
     anomaly_maps : bool
         Whether the network reconstructs an anomaly-map channel (all normal at test time).
+    per_frame : bool, default=False
+        One pass in which frame ``i`` uses mask ``keep[c_i % P]``, ``c_i`` the sum of the
+        reference frame's pixel values: deterministic per frame, whatever the batch.
 
     Notes
     -----
@@ -206,11 +213,14 @@ class MaskedAEScorer(torch.nn.Module):
 
     def __init__(
         self, net: torch.nn.Module, keep: torch.Tensor | None, reference: int, components: Sequence[str],
-        anomaly_maps: bool, token_weights: torch.Tensor | None = None,
+        anomaly_maps: bool, token_weights: torch.Tensor | None = None, per_frame: bool = False,
     ) -> None:
         super().__init__()
+        if per_frame and (keep is None or token_weights is not None):
+            raise ValueError("per_frame needs a bank of masks (keep) and no token_weights")
         self.net = net
-        self.n_passes = 1 if keep is None else len(keep)
+        self.per_frame = per_frame
+        self.n_passes = 1 if keep is None or per_frame else len(keep)
         if token_weights is None:
             token_weights = torch.full((self.n_passes, 1), 1.0 / self.n_passes)
         if len(token_weights) != self.n_passes:
@@ -230,13 +240,21 @@ class MaskedAEScorer(torch.nn.Module):
         target = patchify(_reconstruction_target(clean, None, self.anomaly_maps), self.patch_size)
         totals: dict[str, torch.Tensor] = {}
         for index in range(self.n_passes):
-            keep = None if self.keep is None else self.keep[index : index + 1].expand(b, -1)
-            passed = self._one_pass(images, keep, target)
+            passed = self._one_pass(images, self._pass_keep(index, patches), target)
             for name, value in passed.items():
                 weight = self.token_weights[index] if value.ndim > 1 else 1.0 / self.n_passes
                 totals[name] = totals.get(name, 0.0) + weight * value
         return tuple(totals[name].reshape(-1, *self.grid) if totals[name].ndim > 1 else totals[name]
                      for name in self.names)
+
+    def _pass_keep(self, index: int, patches: torch.Tensor) -> torch.Tensor | None:
+        """Visible tokens ``(B, K)`` of pass ``index`` (None: all)."""
+        if self.keep is None:
+            return None
+        if self.per_frame:
+            checksum = patches[:, self.reference].flatten(1).sum(dim=1, dtype=torch.int64)
+            return self.keep[checksum % len(self.keep)]
+        return self.keep[index : index + 1].expand(patches.shape[0], -1)
 
     def _one_pass(self, images: torch.Tensor, keep: torch.Tensor | None, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-token squared errors ``(N, gh * gw)`` and class probabilities ``(N,)`` of one pass."""
@@ -350,10 +368,12 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Motion-gradient definition (see :func:`pyvad.foreground.whole_frames.motion_gradients`).
     mask_ratio : float, optional
         Share of tokens masked in training (released code: 0.5).
-    test_mask : {"fixed", "complementary", "none"}, optional
+    test_mask : {"fixed", "complementary", "per_frame", "none"}, optional
         Test-time masking: one seeded mask shared by all frames; ``round(1 / mask_ratio)``
         seeded passes whose hidden tokens partition the grid, each token scored in the pass
-        that hides it; or no masking.
+        that hides it; a mask per frame (the released code draws a random one per frame),
+        taken from a seeded bank by a checksum of the frame, so scores are reproducible;
+        or no masking.
     motion_weights : bool, optional
         Motion-gradient token weights (False: uniform weights, the vanilla masked AE).
     self_distillation : bool, optional
@@ -424,7 +444,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         The fitted extractor.
     test_keep_ : Tensor of shape (P, K) or None
         Visible tokens of each test-time pass (one pass with ``test_mask="fixed"``,
-        ``round(1 / mask_ratio)`` with ``"complementary"``, None with ``"none"``).
+        ``round(1 / mask_ratio)`` with ``"complementary"``, None with ``"none"``), or with
+        ``"per_frame"`` the bank of masks the frames choose from.
     history_ : dict of str to list of dict
         Per-epoch training logs of the ``teacher`` and ``student`` stages.
     fusion_ : ScoreFusion
@@ -452,7 +473,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "offsets": ["array-like", None],
         "motion": [StrOptions({"paper", "released"}), None],
         "mask_ratio": [Interval(Real, 0, 1, closed="left"), None],
-        "test_mask": [StrOptions({"fixed", "complementary", "none"}), None],
+        "test_mask": [StrOptions({"fixed", "complementary", "per_frame", "none"}), None],
         "motion_weights": ["boolean", None],
         "self_distillation": ["boolean", None],
         "synthetic_anomalies": ["boolean", None],
@@ -758,8 +779,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         generator = torch.Generator().manual_seed(_TEST_MASK_SEED)
         if mode == "none":
             return None
-        if mode == "fixed":
-            return random_keep(1, n_tokens, ratio, generator=generator)
+        if mode in ("fixed", "per_frame"):
+            return random_keep(1 if mode == "fixed" else _FRAME_MASKS, n_tokens, ratio, generator=generator)
         passes = _complementary_passes(ratio)
         hidden = torch.randperm(n_tokens, generator=generator).reshape(passes, -1)
         visible = torch.ones(passes, n_tokens, dtype=torch.bool)
@@ -781,7 +802,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _scorer(self, net: torch.nn.Module, offsets: Sequence[int]) -> MaskedAEScorer:
         reference = offsets.index(0) if 0 in offsets else 0
         return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"],
-                              self._pass_weights())
+                              self._pass_weights(), per_frame=self.config_["test_mask"] == "per_frame")
 
     def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
