@@ -6,9 +6,9 @@ Fits one :class:`MaskedAEDetector` on 13 Ped2 training videos, then scores the 3
 training clips with injected anomalies (see ``heldout_proxy.py``; Ped2's test split is never
 read) in several ways, each with fusion statistics recomputed from the 13 training videos:
 
-- which test-time pass scores a token: the fixed mask, no mask, or two complementary masks
-  (the pass that hides the token, the pass that shows it, or both averaged), chosen per
-  component (teacher error, teacher-student gap);
+- which test-time pass scores a token: the fixed mask, a mask per frame (``test_mask="per_frame"``),
+  no mask, or two complementary masks (the pass that hides the token, the pass that shows it,
+  or both averaged), chosen per component (teacher error, teacher-student gap);
 - how a filtered token map becomes a frame score: maximum or mean;
 - per-cell normalisation of the filtered maps with their training mean (and scale) per cell.
 
@@ -39,14 +39,17 @@ VARIANTS = [
     ("hidden", "visible", "max", None), ("hidden", "visible", "mean", None),
     ("hidden", "none", "max", None), ("hidden", "none", "mean", None),
     ("none", "none", "max", None), ("none", "none", "mean", None),
+    ("per_frame", "per_frame", "max", None), ("per_frame", "per_frame", "mean", None),
     ("fixed", "fixed", "max", "minus_mean"), ("fixed", "fixed", "max", "zscore"), ("fixed", "fixed", "max", "over_mean"),
 ]
 
 
 @torch.inference_mode()
-def pass_outputs(det: MaskedAEDetector, events, keep: torch.Tensor | None) -> dict[str, np.ndarray]:
-    """Flat token maps ``(N, gh * gw)`` and class probabilities of one test-time pass."""
-    scorer = MaskedAEScorer(det.net_, keep, list(events.offsets).index(0), det.components_, det.config_["anomaly_maps"])
+def pass_outputs(det: MaskedAEDetector, events, keep: torch.Tensor | None, per_frame: bool = False) -> dict[str, np.ndarray]:
+    """Flat token maps ``(N, gh * gw)`` and class probabilities of one test-time pass (``per_frame``:
+    ``keep`` is the bank each frame picks its mask from)."""
+    scorer = MaskedAEScorer(det.net_, keep, list(events.offsets).index(0), det.components_, det.config_["anomaly_maps"],
+                            per_frame=per_frame)
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
     for start in range(0, len(events), det.inference_batch_size):
         patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + det.inference_batch_size]))
@@ -61,9 +64,11 @@ def combine(runs: dict[str, dict[str, np.ndarray]], hidden_first: np.ndarray, ru
     for name, rule in zip(MAP_COMPONENTS, rules):
         first, second = runs["pass0"][name], runs["pass1"][name]
         out[name] = {"hidden": np.where(hidden_first, first, second), "visible": np.where(hidden_first, second, first),
-                     "both": (first + second) / 2, "fixed": runs["fixed"][name], "none": runs["none"][name]}[rule]
-    if "fixed" in rules or set(rules) == {"none"}:
-        out["class_prob"] = runs["fixed" if "fixed" in rules else "none"]["class_prob"]
+                     "both": (first + second) / 2, "fixed": runs["fixed"][name], "none": runs["none"][name],
+                     "per_frame": runs["per_frame"][name]}[rule]
+    single = [rule for rule in ("fixed", "per_frame", "none") if rule in rules]
+    if single:
+        out["class_prob"] = runs[single[0]]["class_prob"]
     else:  # the complementary passes ran anyway
         out["class_prob"] = (runs["pass0"]["class_prob"] + runs["pass1"]["class_prob"]) / 2
     return out
@@ -111,9 +116,12 @@ def main() -> None:
     passes = det._test_keep()
     hidden_first = np.ones(det.net_.n_tokens, bool)
     hidden_first[passes[0].numpy()] = False
-    keeps = {"fixed": det.test_keep_, "none": None, "pass0": passes[:1], "pass1": passes[1:]}
+    det.config_["test_mask"] = "per_frame"
+    bank = det._test_keep()
+    keeps = {"fixed": det.test_keep_, "none": None, "pass0": passes[:1], "pass1": passes[1:], "per_frame": bank}
     splits = {"train": det._events(fit_videos, training=False), "proxy": det._events(videos, training=False)}
-    runs = {split: {name: pass_outputs(det, events, keep) for name, keep in keeps.items()} for split, events in splits.items()}
+    runs = {split: {name: pass_outputs(det, events, keep, per_frame=name == "per_frame") for name, keep in keeps.items()}
+            for split, events in splits.items()}
 
     grid = det.net_.grid
     results = {}
