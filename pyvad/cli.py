@@ -8,6 +8,7 @@ status 2; unexpected failures keep their traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -49,20 +50,36 @@ _METHOD_OPTIONS = (("preset", "--preset", "preset"), ("epochs", "--epochs", "epo
                    ("amp", "--amp", "amp"), ("random_state", "--seed", "seed"))
 
 
+def _parse_assignment(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of ``--set``: the value as JSON (numbers, true, null, lists, objects), else as text."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ValueError(f"--set expects NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
 def _make_detector(args: argparse.Namespace):
-    """The ``--method`` detector with the method options that were given; refuses those it lacks."""
+    """The ``--method`` detector with the method options and ``--set`` values given; refuses those it lacks."""
     from pyvad.methods import get_method
 
     cls = get_method(args.method)
     params = cls().get_params(deep=False)
+    given = [(name, flag, getattr(args, attribute)) for name, flag, attribute in _METHOD_OPTIONS
+             if getattr(args, attribute) is not None]
+    given += [(name, "--set", value) for name, value in map(_parse_assignment, args.set)]
     kwargs: dict[str, object] = {}
-    for name, flag, attribute in _METHOD_OPTIONS:
-        value = getattr(args, attribute)
-        if value is None:
-            continue
+    flags: dict[str, str] = {}
+    for name, flag, value in given:
         if name not in params:
-            raise ValueError(f"method {args.method!r} has no parameter {name!r} ({flag})")
-        kwargs[name] = value
+            raise ValueError(f"method {args.method!r} has no parameter {name!r} ({flag}); "
+                             f"its parameters: {', '.join(sorted(params))}")
+        if name in kwargs:
+            raise ValueError(f"parameter {name!r} of method {args.method!r} is given twice ({flags[name]} and {flag})")
+        kwargs[name], flags[name] = value, flag
     return cls(**kwargs)
 
 
@@ -301,6 +318,7 @@ class _Parser(argparse.ArgumentParser):
 _FIT_EXAMPLES = """examples:
   pyvad fit --method baseline train/01 train/02 --output baseline.pyvad
   pyvad fit --method cafe --preset ped2 --dataset ped2 --root data/ped2 --output cafe.pyvad --device cuda
+  pyvad fit --method maskedae --preset fast clips/ --set smoothing_sigma=13.2 --set smoothing_window=45 --output m.pyvad
 """
 
 _SCORE_EXAMPLES = """examples:
@@ -335,6 +353,9 @@ def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None
                         help="mixed precision for training and scoring (bf16: CUDA and CPU; fp16: CUDA)")
     parser.add_argument("--seed", type=int,
                         help="random_state of the method: the same seed gives the same model on the same machine")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other parameter of the method (repeatable); VALUE is read as JSON when it "
+                             "parses (3, 0.5, true, [-3, 0, 3], {...}), else as text: --set test_mask=per_frame")
 
 
 def _add_demo_parser(sub) -> None:

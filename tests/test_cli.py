@@ -86,6 +86,31 @@ def test_fit_amp_sets_the_precision_and_is_refused_where_there_is_none(tmp_path,
     assert "--amp" in capsys.readouterr().err
 
 
+def test_fit_set_passes_any_parameter_as_json_or_text(tmp_path, folder_dataset):
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    model = tmp_path / "mae.pyvad"
+    assert main(["fit", "--method", "maskedae", "--preset", "fast", "--epochs", "1", *train_dirs, "--output", str(model),
+                 "--set", "test_mask=per_frame", "--set", "smoothing_sigma=6.6", "--set", "offsets=[-2, 0, 2]"]) == 0
+    det = pyvad.load(model)
+    assert (det.test_mask, det.smoothing_sigma, list(det.offsets)) == ("per_frame", 6.6, [-2, 0, 2])
+    assert det.config_["test_mask"] == "per_frame" and det.test_keep_.shape[0] > 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--set", "colour=red"], "no parameter 'colour' (--set); its parameters: "),
+    (["--set", "grid"], "--set expects NAME=VALUE"),
+    (["--set", "contamination=0.1", "--set", "contamination=0.2"],
+     "'contamination' of method 'baseline' is given twice (--set and --set)"),
+    (["--set", "grid=[0, 3]"], "grid"),  # the detector's own validation, as one line
+], ids=["unknown", "no-value", "twice", "invalid"])
+def test_fit_set_errors_name_the_parameter(tmp_path, folder_dataset, capsys, extra, message):
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    assert main(["fit", "--method", "baseline", *train_dirs, "--output", str(tmp_path / "b.pyvad"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pyvad: error:") and "\n" not in err and message in err
+    assert not (tmp_path / "b.pyvad").exists()
+
+
 def test_fit_then_score_writes_one_csv_row_per_frame(tmp_path, folder_dataset, capsys):
     model = tmp_path / "model.pyvad"
     train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
@@ -249,7 +274,7 @@ def test_usage_errors_are_one_line_with_exit_status_2(capsys):
 
 
 @pytest.mark.parametrize("command, options", [
-    ("fit", ["--method", "--preset", "--epochs", "--device", "--amp", "--seed", "--dataset", "--root", "--output"]),
+    ("fit", ["--method", "--preset", "--epochs", "--device", "--amp", "--seed", "--set", "--dataset", "--root", "--output"]),
     ("score", ["--model", "--output", "--json", "--overlay", "--threshold", "--quantile", "--smoothing", "--hop",
                "--fps", "--max-frames", "--device", "camera index", "rtsp://"]),
     ("evaluate", ["--model", "--dataset", "--root", "--method", "--json", "--no-regions", "RBDC"]),
