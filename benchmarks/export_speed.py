@@ -51,7 +51,7 @@ def scoring_batch(det: Any) -> int:
     if isinstance(det, CAFEDetector):
         return det.config_["batch_size"]
     if isinstance(det, MaskedAEDetector):
-        return det.inference_batch_size
+        return det.scoring_batch_size("cpu")
     return 512  # PKGNetDetector scores objects in batches of 512
 
 

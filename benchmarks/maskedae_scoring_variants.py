@@ -51,8 +51,9 @@ def pass_outputs(det: MaskedAEDetector, events, keep: torch.Tensor | None, per_f
     scorer = MaskedAEScorer(det.net_, keep, list(events.offsets).index(0), det.components_, det.config_["anomaly_maps"],
                             per_frame=per_frame)
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in scorer.names}
-    for start in range(0, len(events), det.inference_batch_size):
-        patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + det.inference_batch_size]))
+    batch = det.scoring_batch_size("cpu")
+    for start in range(0, len(events), batch):
+        patches = torch.from_numpy(np.ascontiguousarray(events.patches[start : start + batch]))
         for name, value in zip(scorer.names, scorer(patches)):
             parts[name].append(value.flatten(1) if value.ndim > 1 else value)
     return {name: torch.cat(values).double().numpy() for name, values in parts.items()}

@@ -8,11 +8,12 @@ For the Ped2 setting (240x360 frames -> 80x160 input, patch 4) and the Avenue se
 code's three stacked frames (9 channels), it reports:
 
 - ``model_fps``: the network alone (teacher + student + class head, one shared encoder
-  pass, 50 % test mask, batch ``--batch``, default 32, ``torch.inference_mode``), median of
+  pass, 50 % test mask, batch ``--batch``, by default the detector's own scoring batch for
+  the device (``MaskedAEDetector.scoring_batch_size``), ``torch.inference_mode``), median of
   5 rounds that alternate between the two inputs of a setting, after 3 warm-up rounds (on
   CUDA each pass is synchronised);
 - ``end_to_end_fps``: ``score_frames`` on decoded uint8 frames at native resolution
-  (resizing, the network, 3-D filtering, fusion), inference batch ``--batch``;
+  (resizing, the network, 3-D filtering, fusion), with the same batch;
 - ``extraction_fps`` and ``scoring_fps``: the two halves of that path timed apart, reading
   and resizing the frames (``WholeFrames``), then scoring the extracted frames (network, 3-D
   filter, fusion). They tell which side a GPU waits for. Medians of 3 alternating rounds
@@ -168,14 +169,15 @@ def build(preset: str, offsets: tuple[int, ...], frame_size: tuple[int, int], ar
 
 
 class NetworkPass:
-    """One synchronised pass of a detector's network on a fixed batch of ``args.batch`` (seconds)."""
+    """One synchronised pass of a detector's network on a fixed batch, its scoring batch (seconds)."""
 
     def __init__(self, det: MaskedAEDetector, args) -> None:
-        self.det, self.device, self.batch = det, torch.device(args.device), args.batch
+        self.det, self.device = det, torch.device(args.device)
+        self.batch = det.scoring_batch_size(self.device)
         self.net = det._scoring_net(self.device)
         channels = det.net_kwargs_["in_channels"]
-        self.images = torch.randn(args.batch, channels, *det.config_["image_size"], device=self.device)
-        self.keep = None if det.test_keep_ is None else det.test_keep_.to(self.device).expand(args.batch, -1)
+        self.images = torch.randn(self.batch, channels, *det.config_["image_size"], device=self.device)
+        self.keep = None if det.test_keep_ is None else det.test_keep_.to(self.device).expand(self.batch, -1)
 
     def __call__(self) -> tuple[float]:
         with torch.inference_mode(), _autocast(self.det, self.device):
@@ -234,7 +236,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=64, help="frames scored end to end per setting")
     parser.add_argument("--amp", choices=["bf16", "fp16"], help="autocast: bf16 (CPU or CUDA) or fp16 (CUDA)")
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
-    parser.add_argument("--batch", type=int, default=32, help="batch of the timed network passes and of scoring")
+    parser.add_argument("--batch", type=int, help="batch of the timed network passes and of scoring "
+                        "(default: the detector's own for the device, MaskedAEDetector.scoring_batch_size)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--reference", action="store_true", help="also time the released layout (ratio)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
@@ -251,10 +254,10 @@ def main() -> None:
         end_to_end = alternating_medians([EndToEndPass(det, frame_size, args.frames) for det in dets], rounds=3)
         for (input_name, _), det, network, (seconds,), (whole, extraction, scoring) in zip(
                 inputs, dets, networks, network_seconds, end_to_end):
-            fps, gflops = args.batch / seconds, network.gflops()
+            fps, gflops = network.batch / seconds, network.gflops()
             row = {
                 "setting": setting, "input": input_name, "frame_size": frame_size,
-                "image_size": det.config_["image_size"], "patch_size": det.config_["patch_size"],
+                "image_size": det.config_["image_size"], "patch_size": det.config_["patch_size"], "batch": network.batch,
                 "params": sum(p.numel() for p in det.net_.parameters()), "gflops_per_frame": gflops,
                 "model_fps": fps, "end_to_end_fps": args.frames / whole, "extraction_fps": args.frames / extraction,
                 "scoring_fps": args.frames / scoring,
@@ -262,7 +265,7 @@ def main() -> None:
             if args.reference:
                 row["speedup_vs_released_layout"], _, row["released_layout_fps"] = reference_ratio(det)
             rows.append(row)
-            print(f"{setting:7s} {input_name:24s} params {row['params'] / 1e6:.2f}M  {gflops:.2f} GFLOP/frame  "
+            print(f"{setting:7s} {input_name:24s} batch {network.batch:3d}  params {row['params'] / 1e6:.2f}M  {gflops:.2f} GFLOP/frame  "
                   f"model {fps:6.1f} frames/s  end-to-end {row['end_to_end_fps']:6.1f} frames/s "
                   f"(extraction {row['extraction_fps']:.0f}, scoring {row['scoring_fps']:.1f})"
                   + (f"  x{row['speedup_vs_released_layout']:.2f} vs released layout "

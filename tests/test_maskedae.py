@@ -206,6 +206,16 @@ def test_per_frame_masks_follow_the_frame_not_its_batch(fitted, data):
     np.testing.assert_allclose(streamed, det.score_frames([video])[0], rtol=1e-5, atol=1e-6)
 
 
+def test_scoring_batch_is_small_for_large_frames_on_the_cpu(fitted):
+    det = copy.deepcopy(fitted)
+    sizes = {(320, 640): 2, (160, 320): 8, (80, 160): 16, (16, 24): 16}
+    for size, batch in sizes.items():
+        det.config_["image_size"] = size
+        assert det.scoring_batch_size("cpu") == batch, size
+    assert det.scoring_batch_size("cuda") == 32  # no GPU needed to ask
+    assert det.set_params(inference_batch_size=5).scoring_batch_size("cpu") == 5
+
+
 def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
     _, test = data
     loaded = pyvad.load(fitted.save(tmp_path / "mae.pyvad"))

@@ -92,6 +92,12 @@ PRESETS: dict[str, dict[str, Any]] = {
              "architecture": {**_ARCHITECTURE, "encoder_dim": 128, "decoder_dim": 64}},
 }
 _COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
+# Default scoring batch. On the CPU it holds about two Avenue frames' worth of input pixels
+# (2 at 320x640, 8 at 160x320, at most 16): larger batches leave the cache, and at Avenue's size
+# batch 32 scored at 15-21 frames/s against 24-31 with batch 2 (benchmarks/RESULTS.md, session 9).
+_CPU_BATCH_PIXELS = 2 * 320 * 640
+_CPU_MAX_BATCH = 16
+_DEVICE_BATCH = 32
 _T = TypeVar("_T")
 _TEST_MASK_SEED = 20240617
 #: Masks in the bank of ``test_mask="per_frame"``.
@@ -415,8 +421,10 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         :class:`~pyvad.nets.cvt_mae.CvTMaskedAutoEncoder`).
     epochs : int, optional
         Shortcut: teacher epochs; the student gets ``ceil(0.4 * epochs)``.
-    inference_batch_size : int, default=32
-        Frames per forward pass when scoring.
+    inference_batch_size : int, optional
+        Frames per forward pass when scoring. Default: on the CPU, ``409600 // (H * W)`` of the
+        input size, between 1 and 16 (2 at Avenue's 320x640, 16 at Ped2's 80x160), since
+        larger batches fall out of the cache; 32 on other devices.
     amp : {"bf16", "fp16"} or None, default=None
         Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on CUDA.
     compile : bool, default=False
@@ -494,7 +502,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "smoothing_window": [Interval(Integral, 1, None, closed="left"), None],
         "architecture": [dict, None],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
-        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "amp": [StrOptions({"bf16", "fp16"}), None],
         "compile": ["boolean"],
         "device": [str],
@@ -535,7 +543,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         smoothing_window: int | None = None,
         architecture: dict | None = None,
         epochs: int | None = None,
-        inference_batch_size: int = 32,
+        inference_batch_size: int | None = None,
         amp: str | None = None,
         compile: bool = False,
         device: str = "auto",
@@ -807,7 +815,26 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
         return score_in_batches(scorer, scorer.names, lambda rows: [events.patches[rows]], len(events),
-                                self.inference_batch_size, device, resolve_amp(self.amp, device))
+                                self.scoring_batch_size(device), device, resolve_amp(self.amp, device))
+
+    def scoring_batch_size(self, device: str | torch.device = "cpu") -> int:
+        """Frames per forward pass when scoring on ``device``: ``inference_batch_size``, or its default.
+
+        Parameters
+        ----------
+        device : str or torch.device, default="cpu"
+
+        Returns
+        -------
+        int
+        """
+        if self.inference_batch_size is not None:
+            return int(self.inference_batch_size)
+        if torch.device(device).type != "cpu":
+            return _DEVICE_BATCH
+        check_is_fitted(self, "config_")
+        height, width = self.config_["image_size"]
+        return max(1, min(_CPU_MAX_BATCH, _CPU_BATCH_PIXELS // (height * width)))
 
     def _scored_videos(self, X: Any, reduce: Callable[[dict[str, np.ndarray], FrameEvents], _T]) -> Iterator[_T]:
         """``reduce(raw token scores, frame events)`` of ``X``, one video at a time.
