@@ -94,7 +94,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 _COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
 # Default scoring batch. On the CPU it holds about two Avenue frames' worth of input pixels
 # (2 at 320x640, 8 at 160x320, at most 16): larger batches leave the cache, and at Avenue's size
-# batch 32 scored at 15-21 frames/s against 24-31 with batch 2 (benchmarks/RESULTS.md, session 9).
+# batch 32 scored at 15-23 frames/s against 24-31 with batch 2 (benchmarks/RESULTS.md, session 9).
 _CPU_BATCH_PIXELS = 2 * 320 * 640
 _CPU_MAX_BATCH = 16
 _DEVICE_BATCH = 32
