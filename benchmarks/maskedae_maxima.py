@@ -46,9 +46,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     detector = pyvad.load(args.model)
+    if detector.config_["test_mask"] != "fixed":
+        parser.error(f"the model scores with test_mask={detector.config_['test_mask']!r}: no cell is hidden in "
+                     "every frame, so this check needs test_mask='fixed'")
     hidden = np.ones(detector.net_.n_tokens, dtype=bool)
-    if detector.test_keep_ is not None:
-        hidden[detector.test_keep_.reshape(-1).numpy()] = False
+    hidden[detector.test_keep_.reshape(-1).numpy()] = False
     train, test = load_dataset("ped2", args.root)
     rows = []
     for split, videos in (("train", train.videos), ("test", test.videos)):
