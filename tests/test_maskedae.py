@@ -204,6 +204,10 @@ def test_per_frame_masks_follow_the_frame_not_its_batch(fitted, data):
     video = test.videos[0]  # windows of a stream hold the same frames, so the same masks
     streamed = [frame.score for frame in det.score_stream(video, hop=5, smoothing="centred")]
     np.testing.assert_allclose(streamed, det.score_frames([video])[0], rtol=1e-5, atol=1e-6)
+    # nothing to choose when nothing is masked
+    unmasked = MaskedAEDetector(**TINY, epochs=1, mask_ratio=0.0, test_mask="per_frame", random_state=0)
+    assert unmasked.fit(test.videos).test_keep_ is None
+    assert np.isfinite(unmasked.score_samples(test.videos)).all()
 
 
 def test_scoring_batch_is_small_for_large_frames_on_the_cpu(fitted):

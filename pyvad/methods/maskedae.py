@@ -810,7 +810,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _scorer(self, net: torch.nn.Module, offsets: Sequence[int]) -> MaskedAEScorer:
         reference = offsets.index(0) if 0 in offsets else 0
         return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"],
-                              self._pass_weights(), per_frame=self.config_["test_mask"] == "per_frame")
+                              self._pass_weights(),
+                              per_frame=self.config_["test_mask"] == "per_frame" and self.test_keep_ is not None)
 
     def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
         """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
