@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.build is not None:
         from maskedae_speed import build
 
-        build("avenue", (-3, 0, 3), FRAME_SIZE, argparse.Namespace(amp=None, compile=False)).save(args.build)
+        build("avenue", (-3, 0, 3), FRAME_SIZE, argparse.Namespace(amp=None, compile=False, device="cpu", batch=None)).save(args.build)
         return 0
     if args.single is not None:
         print(json.dumps(measure_one(Path(args.single[0]), int(args.single[1]), args.frames, args.threads)))

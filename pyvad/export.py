@@ -53,6 +53,7 @@ from pyvad._version import __version__
 from pyvad.events import EventSet
 from pyvad.exceptions import ModelFileError
 from pyvad.fusion import ScoreFusion, ScoreTable
+from pyvad.inference import as_tensor
 from pyvad.persistence import estimator_from_json, estimator_to_json, write_atomically
 from pyvad.plugins import import_object
 from pyvad.video import as_videos
@@ -303,7 +304,7 @@ class _TorchScriptRunner:
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         with torch.no_grad():
-            outputs = self.module(*(torch.from_numpy(v) for v in inputs.values()))
+            outputs = self.module(*(as_tensor(v) for v in inputs.values()))
         return [o.numpy() for o in outputs]
 
 

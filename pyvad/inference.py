@@ -17,7 +17,7 @@ import torch
 
 from pyvad.training import mixed_precision
 
-__all__ = ["PADDING_STEPS", "padded_batch_size", "score_in_batches"]
+__all__ = ["PADDING_STEPS", "as_tensor", "padded_batch_size", "score_in_batches"]
 
 #: Batch sizes a scorer meets below the full batch (see :func:`padded_batch_size`).
 PADDING_STEPS = 8
@@ -51,8 +51,26 @@ def padded_batch_size(n_rows: int, batch_size: int, steps: int = PADDING_STEPS) 
     return min(batch_size, -(-n_rows // step) * step)
 
 
+def as_tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor of ``array``: its memory when contiguous and writable, else a copy.
+
+    Event patches may be read-only (a memory map, or the strided frame stacks of
+    :class:`~pyvad.foreground.WholeFrames`), and torch does not take read-only memory.
+
+    Parameters
+    ----------
+    array : ndarray
+
+    Returns
+    -------
+    Tensor
+    """
+    array = np.ascontiguousarray(array)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
 def _padded(array: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(array)) if isinstance(array, np.ndarray) else array
+    tensor = as_tensor(array) if isinstance(array, np.ndarray) else array
     missing = size - len(tensor)
     return torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))]) if missing else tensor
 

@@ -48,6 +48,21 @@ def test_whole_frames_gives_one_whole_frame_event_per_frame(data):
     np.testing.assert_array_equal(events.patches[5, 0], events.patches[2, 1])
 
 
+@pytest.mark.parametrize("offsets", [(0,), (-3, 0, 3), (-2, -1, 0), (-3, 0, 1)])
+def test_frame_stacks_are_the_clipped_neighbours_without_copies_when_evenly_spaced(data, offsets):
+    video = data[1].videos[0]
+    events = WholeFrames(image_size=(16, 24), offsets=offsets, motion=None).fit_transform([video])
+    frames = WholeFrames(image_size=(16, 24), motion=None).fit_transform([video]).patches[:, 0]
+    n = len(frames)
+    expected = frames[np.clip(np.arange(n)[:, None] + np.array(offsets)[None, :], 0, n - 1)]
+    np.testing.assert_array_equal(events.patches, expected)
+    evenly_spaced = offsets != (-3, 0, 1)
+    # a view over the frames (each stored once) that nothing can write through
+    assert (events.patches.base is not None and not events.patches.flags.writeable) == evenly_spaced
+    assert np.isfinite(MaskedAEDetector(**{**TINY, "offsets": offsets}, epochs=1, random_state=0)
+                       .fit([video]).score_samples([video])).all()
+
+
 def test_frame_events_keep_motion_when_subset_or_joined(data):
     train, _ = data
     events = WholeFrames(image_size=(16, 24)).fit_transform(train.videos)

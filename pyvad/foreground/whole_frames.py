@@ -146,12 +146,37 @@ def motion_gradients(frames: np.ndarray, method: MotionMethod = "paper", median_
     return cv2.absdiff(filtered.reshape(len(frames), -1), previous.reshape(len(frames), -1)).reshape(frames.shape)
 
 
-def _read_resized(video: Video, size: tuple[int, int], chunk_size: int) -> np.ndarray:
-    """All frames of ``video`` resized to ``size``: (T, h, w, C) uint8."""
+def _read_resized(video: Video, size: tuple[int, int], chunk_size: int, pad: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """All frames of ``video`` resized to ``size``, (T + before + after, h, w, C) uint8, with
+    ``pad = (before, after)`` copies of the first and the last frame around them."""
     chunks = [resize_frames(chunk, size) for chunk in video.iter_chunks(chunk_size)]
     if not chunks:
         raise InvalidVideoError(f"video {video.name!r} has no frames")
-    return np.concatenate(chunks)
+    before, after = pad
+    return np.concatenate([np.repeat(chunks[0][:1], before, axis=0), *chunks, np.repeat(chunks[-1][-1:], after, axis=0)])
+
+
+def _evenly_spaced(offsets: tuple[int, ...]) -> bool:
+    steps = np.diff(offsets)
+    return bool((steps > 0).all() and len(set(steps.tolist())) <= 1)
+
+
+def _stacks(padded: np.ndarray, offsets: tuple[int, ...], pad: tuple[int, int]) -> np.ndarray:
+    """Frame stacks ``(T, S, h, w, C)`` of the frames inside ``padded`` (see :func:`_read_resized`).
+
+    With evenly spaced offsets (``(0,)``, ``(-3, 0, 3)``) this is a read-only strided view, so
+    stacking costs no memory; otherwise a copy. Either way a neighbour outside the video is
+    the nearest frame of the video (the padding).
+    """
+    n = len(padded) - sum(pad)
+    if not _evenly_spaced(offsets):
+        return padded[neighbour_indices(np.arange(n), offsets, n) + pad[0]]
+    step = offsets[1] - offsets[0] if len(offsets) > 1 else 0
+    first = padded[pad[0] + offsets[0] :]
+    frame_stride = padded.strides[0]
+    return np.lib.stride_tricks.as_strided(first, shape=(n, len(offsets), *padded.shape[1:]),
+                                           strides=(frame_stride, step * frame_stride, *padded.strides[1:]),
+                                           writeable=False)
 
 
 def _video_events(
@@ -159,7 +184,9 @@ def _video_events(
     median_size: int, chunk_size: int,
 ) -> FrameEvents:
     """The frame events of one video (video id 0)."""
-    frames = _read_resized(video, size, chunk_size)
+    pad = (max(0, -min(offsets)), max(0, max(offsets)))
+    padded = _read_resized(video, size, chunk_size, pad)
+    frames = padded[pad[0] : len(padded) - pad[1]]
     n = len(frames)
     height, width = video.frame_size
     return FrameEvents(
@@ -167,7 +194,7 @@ def _video_events(
         frame_indices=np.arange(n),
         boxes=np.tile(np.array([[0, 0, width, height]], np.float32), (n, 1)),
         offsets=offsets,
-        patches=frames[neighbour_indices(np.arange(n), offsets, n)],
+        patches=_stacks(padded, offsets, pad),
         n_frames=[n],
         video_names=[video.name],
         frame_sizes=[(height, width)],

@@ -52,7 +52,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
-from pyvad.inference import score_in_batches
+from pyvad.inference import as_tensor, score_in_batches
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
@@ -147,12 +147,12 @@ class _FrameDataset(Dataset):
             donor = self.events.patches[int(rng.integers(len(self.events))), self.reference]
             stack, mask = self.anomalies.paste(stack, self.events.offsets, rng, donor=donor)
             label = 1.0
-        images = torch.from_numpy(np.ascontiguousarray(stack)).permute(0, 3, 1, 2)
+        images = as_tensor(stack).permute(0, 3, 1, 2)
         s, c, h, w = images.shape
         motion = self.events.motion[index] if self.events.motion is not None else np.zeros_like(clean)
         return (
             _to_unit(images.reshape(s * c, h, w)),
-            _to_unit(torch.from_numpy(np.ascontiguousarray(clean)).permute(2, 0, 1)),
+            _to_unit(as_tensor(clean).permute(2, 0, 1)),
             torch.from_numpy(np.ascontiguousarray(motion)).permute(2, 0, 1).float().div_(255.0),
             torch.from_numpy(mask).float().unsqueeze(0),
             torch.tensor(label),
