@@ -112,6 +112,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Suffixes of the files a folder of clips holds: what pyvad writes, and other formats OpenCV reads.
+_CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv")
+
+
+def _expand_clip_folders(paths: Sequence[str]) -> list[str]:
+    """Each folder that holds video files and no frame images stands for its videos, in name order."""
+    from pyvad.video import IMAGE_SUFFIXES
+
+    expanded: list[str] = []
+    for text in paths:
+        path = Path(text)
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+        clips = [str(p) for p in files if p.suffix.lower() in _CLIP_SUFFIXES]
+        if clips and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
+            expanded += clips
+        else:
+            expanded.append(text)
+    return expanded
+
+
 def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | None, split: str):
     from pyvad.datasets import load_dataset
     from pyvad.video import as_videos
@@ -122,8 +142,9 @@ def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | No
         train, test = load_dataset(dataset, root)
         return (train if split == "train" else test).videos
     if not paths:
-        raise ValueError("give input videos (files or frame folders) or --dataset NAME --root DIR")
-    return as_videos(list(paths))
+        raise ValueError("give input videos (files, frame folders or folders of video files) "
+                         "or --dataset NAME --root DIR")
+    return as_videos(_expand_clip_folders(paths))
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -370,7 +391,8 @@ def _add_fit_parser(sub) -> None:
     fit = sub.add_parser("fit", help="fit a detector on normal videos and save it", epilog=_FIT_EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter,
                          description="Fit on normal footage (files, frame folders, or a dataset's training split).")
-    fit.add_argument("inputs", nargs="*", help="training videos: files or frame folders")
+    fit.add_argument("inputs", nargs="*",
+                     help="training videos: video files, frame folders, or folders of video files (each file a video)")
     _add_method_options(fit, required=True)
     fit.add_argument("--dataset", help="use the training split of this dataset instead of INPUTS (needs --root)")
     fit.add_argument("--root", help="dataset folder")

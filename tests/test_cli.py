@@ -111,6 +111,19 @@ def test_fit_set_errors_name_the_parameter(tmp_path, folder_dataset, capsys, ext
     assert not (tmp_path / "b.pyvad").exists()
 
 
+def test_fit_reads_a_folder_of_clips_as_one_video_per_file(tmp_path, capsys):
+    train, _ = make_train_test(n_train=2, n_test=1, n_frames=12, frame_size=(32, 48), random_state=0)
+    clips = tmp_path / "my_normal_clips"
+    clips.mkdir()
+    for index, video in enumerate(train.videos):
+        write_video(clips / f"clip{index}.avi", video)
+    (clips / "notes.txt").write_text("not a video")
+    model = tmp_path / "m.pyvad"
+    assert main(["fit", "--method", "baseline", str(clips), "--output", str(model)]) == 0
+    assert "on 2 videos" in capsys.readouterr().out
+    assert [len(s) for s in pyvad.load(model).training_frame_scores_] == [12, 12]
+
+
 def test_fit_then_score_writes_one_csv_row_per_frame(tmp_path, folder_dataset, capsys):
     model = tmp_path / "model.pyvad"
     train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
