@@ -17,7 +17,7 @@ import torch
 
 from pyvad.training import mixed_precision
 
-__all__ = ["PADDING_STEPS", "as_tensor", "padded_batch_size", "score_in_batches"]
+__all__ = ["PADDING_STEPS", "as_tensor", "padded_batch_size", "score_in_batches", "scoring_batch_size"]
 
 #: Batch sizes a scorer meets below the full batch (see :func:`padded_batch_size`).
 PADDING_STEPS = 8
@@ -49,6 +49,33 @@ def padded_batch_size(n_rows: int, batch_size: int, steps: int = PADDING_STEPS) 
     """
     step = -(-batch_size // steps)
     return min(batch_size, -(-n_rows // step) * step)
+
+
+def scoring_batch_size(requested: int | None, device: str | torch.device, cpu: int, other: int) -> int:
+    """Rows per scoring call: ``requested``, else the detector's default for the kind of device.
+
+    CPUs and GPUs want different batches. On a 2-core CPU, a batch whose activations outgrow
+    the cache scores fewer rows a second: PKG-Net scored Ped2's objects at 1.8-2.3k a second
+    in batches of 512 and 3.8-4.0k in batches of 128, CAFE at 0.4-0.5k in batches of 256 and
+    0.9k in batches of 32-64 (``benchmarks/RESULTS.md``, session 9). A GPU needs large batches
+    to be kept busy.
+
+    Parameters
+    ----------
+    requested : int or None
+        The detector's ``inference_batch_size``; None asks for the default.
+    device : str or torch.device
+        Where the scoring runs.
+    cpu, other : int
+        The detector's defaults on a CPU and on any other device.
+
+    Returns
+    -------
+    int
+    """
+    if requested is not None:
+        return int(requested)
+    return cpu if torch.device(device).type == "cpu" else other
 
 
 def as_tensor(array: np.ndarray) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""``amp=``: one mixed-precision parameter on every trained detector, for training and scoring."""
+"""Settings every trained detector shares: ``amp=`` (training and scoring precision) and
+``inference_batch_size=`` (scoring batch, with defaults per kind of device)."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pyvad.methods.cafe as cafe_module
 import pyvad.methods.maskedae as maskedae_module
 import pyvad.methods.pkgnet as pkgnet_module
 from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
+from pyvad.inference import scoring_batch_size
 from pyvad.synthetic import make_train_test
 
 DETECTORS = {
@@ -77,3 +79,35 @@ def test_cafe_refuses_amp_inside_trainer_params(videos):
     _, build = DETECTORS["cafe"]
     with pytest.raises(ValueError, match="amp="):
         build(trainer_params={"amp": "bf16"}).fit(videos[0])
+
+
+def _record_batches(monkeypatch, module) -> list[int]:
+    seen: list[int] = []
+    scoring = module.score_in_batches
+
+    def score(*args, **kwargs):
+        seen.append(args[4])
+        return scoring(*args, **kwargs)
+
+    monkeypatch.setattr(module, "score_in_batches", score)
+    return seen
+
+
+@pytest.mark.parametrize("name, cpu_default", [("cafe", 64), ("pkgnet", 128), ("maskedae", 16)])
+def test_scoring_batch_is_the_parameter_or_the_cpu_default(name, cpu_default, videos, monkeypatch):
+    module, build = DETECTORS[name]
+    seen = _record_batches(monkeypatch, module)
+    detector = build().fit(videos[0])
+    seen.clear()
+    detector.score_frames(videos[1])
+    assert seen and set(seen) == {cpu_default}
+    seen.clear()
+    scores = detector.set_params(inference_batch_size=7).score_frames(videos[1])
+    assert seen and set(seen) == {7}
+    assert all(np.isfinite(s).all() for s in scores)
+
+
+def test_scoring_batch_defaults_depend_on_the_kind_of_device():
+    assert scoring_batch_size(None, "cpu", cpu=64, other=256) == 64
+    assert scoring_batch_size(None, "cuda:1", cpu=64, other=256) == 256
+    assert scoring_batch_size(5, "cuda", cpu=64, other=256) == 5

@@ -43,7 +43,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
-from pyvad.inference import score_in_batches
+from pyvad.inference import score_in_batches, scoring_batch_size
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import (
@@ -79,6 +79,8 @@ TEACHER_LAYER_GROUPS: dict[str, tuple[str, ...]] = {
 
 _LOW_LEVEL_CHANNELS = {"patch": 3, "flow": 2}
 _CONTEXT_OFFSETS = (-1, 1)
+# Objects per scoring call on the CPU (see pyvad.inference.scoring_batch_size); elsewhere the training batch.
+_CPU_SCORE_BATCH = 64
 
 _PAPER: dict[str, Any] = {
     # The paper's CIFAR-100 ResNet-34 teacher is not available offline; the presets name the
@@ -438,6 +440,9 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     amp : {"bf16", "fp16"} or None, default=None
         Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on
         CUDA (see :func:`pyvad.training.resolve_amp`). None: float32, as the paper.
+    inference_batch_size : int, optional
+        Objects per forward pass when scoring and when caching teacher features. Default:
+        64 on the CPU (larger batches leave the cache), the training ``batch_size`` elsewhere.
     trainer_params : dict, optional
         Extra :class:`~pyvad.training.Trainer` arguments (``num_workers``,
         ``checkpoint_dir``, ``resume`` ...); precision is ``amp``.
@@ -521,6 +526,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "cache_teacher": ["boolean", None],
         "device": [str, torch.device],
         "amp": [StrOptions({"bf16", "fp16"}), None],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "trainer_params": [dict, None],
         "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, None, closed="left")],
@@ -554,6 +560,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         cache_teacher: bool | None = None,
         device: str = "auto",
         amp: str | None = None,
+        inference_batch_size: int | None = None,
         trainer_params: dict | None = None,
         random_state: int | None = None,
         verbose: int = 0,
@@ -584,6 +591,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.cache_teacher = cache_teacher
         self.device = device
         self.amp = amp
+        self.inference_batch_size = inference_batch_size
         self.trainer_params = trainer_params
         self.random_state = random_state
         self.verbose = verbose
@@ -737,7 +745,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.teacher_.to(device)
         if config["cache_teacher"]:
             data = cache_teacher_features(self.teacher_, data, select=_centre_patches,
-                                          batch_size=config["batch_size"], device=device)
+                                          batch_size=self._scoring_batch(device), device=device)
         trainer = Trainer(**self._trainer_arguments(device))
         self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe")
         self.training_history_ = [dict(epoch) for epoch in trainer.history_]
@@ -788,8 +796,11 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         def inputs(rows: slice) -> list[torch.Tensor]:
             return [t for t in _cube_arrays(events, rows, with_flow) if t is not None]
 
-        return score_in_batches(scorer, scorer.names, inputs, len(events), config["batch_size"], device,
+        return score_in_batches(scorer, scorer.names, inputs, len(events), self._scoring_batch(device), device,
                                 resolve_amp(self.amp, device))
+
+    def _scoring_batch(self, device: torch.device) -> int:
+        return scoring_batch_size(self.inference_batch_size, device, _CPU_SCORE_BATCH, self.config_["batch_size"])
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on cubes of the fitted offsets and patch size (for :meth:`export`)."""

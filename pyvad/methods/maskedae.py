@@ -52,7 +52,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
-from pyvad.inference import as_tensor, score_in_batches
+from pyvad.inference import as_tensor, score_in_batches, scoring_batch_size
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
@@ -829,13 +829,10 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         -------
         int
         """
-        if self.inference_batch_size is not None:
-            return int(self.inference_batch_size)
-        if torch.device(device).type != "cpu":
-            return _DEVICE_BATCH
         check_is_fitted(self, "config_")
         height, width = self.config_["image_size"]
-        return max(1, min(_CPU_MAX_BATCH, _CPU_BATCH_PIXELS // (height * width)))
+        cpu = max(1, min(_CPU_MAX_BATCH, _CPU_BATCH_PIXELS // (height * width)))
+        return scoring_batch_size(self.inference_batch_size, device, cpu, _DEVICE_BATCH)
 
     def _scored_videos(self, X: Any, reduce: Callable[[dict[str, np.ndarray], FrameEvents], _T]) -> Iterator[_T]:
         """``reduce(raw token scores, frame events)`` of ``X``, one video at a time.

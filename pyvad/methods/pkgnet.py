@@ -39,7 +39,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
-from pyvad.inference import score_in_batches
+from pyvad.inference import score_in_batches, scoring_batch_size
 from pyvad.nets.unet import UNetPredictor
 from pyvad.teachers import Teacher, default_taps
 from pyvad.training import (
@@ -110,7 +110,9 @@ _OVERRIDABLE = (
     "max_train_events",
 )
 _LOSS_TERMS = ("prediction", "gradient", "inconsistency")
-_SCORE_BATCH = 512
+# Objects per scoring call (see pyvad.inference.scoring_batch_size).
+_CPU_SCORE_BATCH = 128
+_DEVICE_SCORE_BATCH = 512
 
 
 # ----------------------------------------------------------------------------- tensors
@@ -334,6 +336,9 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     amp : {"bf16", "fp16"} or None, default=None
         Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on
         CUDA (see :func:`pyvad.training.resolve_amp`). None: float32, as the paper.
+    inference_batch_size : int, optional
+        Objects per forward pass when scoring and when caching teacher features. Default:
+        128 on the CPU (larger batches leave the cache), 512 elsewhere.
     num_workers : int, default=0
         DataLoader workers during training.
     checkpoint_dir : str or path, optional
@@ -412,6 +417,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
         "amp": [StrOptions({"bf16", "fp16"}), None],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
         "checkpoint_dir": [str, os.PathLike, None],
         "resume": ["boolean"],
@@ -446,6 +452,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         max_train_events: int | None = None,
         device: str = "auto",
         amp: str | None = None,
+        inference_batch_size: int | None = None,
         num_workers: int = 0,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
@@ -477,6 +484,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.max_train_events = max_train_events
         self.device = device
         self.amp = amp
+        self.inference_batch_size = inference_batch_size
         self.num_workers = num_workers
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
@@ -661,7 +669,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         if teacher is None or not self.config_["cache_teacher"]:
             return cubes
         return cache_teacher_features(
-            teacher, cubes, select=_target_images, batch_size=_SCORE_BATCH, device=self.device
+            teacher, cubes, select=_target_images, batch_size=self._scoring_batch(resolve_device(self.device)),
+            device=self.device,
         )
 
     def _training_rows(self, n_events: int) -> np.ndarray | None:
@@ -720,7 +729,10 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         device = resolve_device(self.device)
         scorer = self._scorer().to(device).eval()
         return score_in_batches(scorer, scorer.names, lambda rows: [events.patches[rows]], len(events),
-                                _SCORE_BATCH, device, resolve_amp(self.amp, device))
+                                self._scoring_batch(device), device, resolve_amp(self.amp, device))
+
+    def _scoring_batch(self, device: torch.device) -> int:
+        return scoring_batch_size(self.inference_batch_size, device, _CPU_SCORE_BATCH, _DEVICE_SCORE_BATCH)
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on cubes of the fitted length, patch size and channels (for :meth:`export`)."""
