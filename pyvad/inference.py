@@ -55,10 +55,9 @@ def scoring_batch_size(requested: int | None, device: str | torch.device, cpu: i
     """Rows per scoring call: ``requested``, else the detector's default for the kind of device.
 
     CPUs and GPUs want different batches. On a 2-core CPU, a batch whose activations outgrow
-    the cache scores fewer rows a second: PKG-Net scored Ped2's objects at 1.8-2.3k a second
-    in batches of 512 and 3.8-4.0k in batches of 128, CAFE at 0.4-0.5k in batches of 256 and
-    0.9k in batches of 32-64 (``benchmarks/RESULTS.md``, session 9). A GPU needs large batches
-    to be kept busy.
+    the cache scores fewer rows a second: PKG-Net scored Ped2's objects at 3.3k a second in
+    batches of 512 and 4.3k in batches of 128, CAFE at 0.5k in batches of 256 and 1.0k in
+    batches of 64 (``benchmarks/scoring_batch.py``). A GPU needs large batches to be kept busy.
 
     Parameters
     ----------
