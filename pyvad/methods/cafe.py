@@ -43,7 +43,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
 from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
-from pyvad.inference import score_in_batches, scoring_batch_size
+from pyvad.inference import as_tensor, score_in_batches, scoring_batch_size
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import (
@@ -314,8 +314,8 @@ def _split_cube(
 
 def _cube_arrays(events: EventSet, rows: Any, with_flow: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """uint8 cubes and (for LL-O) float32 flow of the events ``rows``, as tensors."""
-    patches = torch.from_numpy(np.ascontiguousarray(events.patches[rows]))
-    flow = torch.from_numpy(np.asarray(events.flow[rows], dtype=np.float32)) if with_flow else None
+    patches = as_tensor(events.patches[rows])
+    flow = as_tensor(np.asarray(events.flow[rows], dtype=np.float32)) if with_flow else None
     return patches, flow
 
 
