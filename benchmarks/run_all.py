@@ -229,11 +229,29 @@ def training_split(dataset: str, root: Path) -> Any:
     return load_dataset(dataset, root)[0]
 
 
-def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None) -> Path:
+def with_checkpoints(detector: Any, directory: Path) -> None:
+    """Have ``detector`` write its training checkpoints under ``directory`` and resume from them.
+
+    A fit cut short (a GPU lease ending) then continues where it stopped when run again, on
+    any device. PKG-Net takes the Trainer's arguments as parameters, the others through
+    ``trainer_params``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    settings = {"checkpoint_dir": str(directory), "resume": True}
+    params = detector.get_params(deep=False)
+    if "checkpoint_dir" in params:
+        detector.set_params(**settings)
+    else:
+        detector.set_params(trainer_params={**(params.get("trainer_params") or {}), **settings})
+
+
+def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None,
+                 checkpoint_dir: Path | None = None) -> Path:
     """Fit one method row on the training videos, save it, and record the fit (``--fit-only``).
 
     The record also times scoring the training videos on this machine (extraction included):
-    the only scoring speed measurable where the test videos are absent.
+    the only scoring speed measurable where the test videos are absent. With ``checkpoint_dir``
+    the fit checkpoints every epoch into ``checkpoint_dir/<run>`` and resumes from there.
     """
     import torch
 
@@ -245,6 +263,8 @@ def fit_and_save(dataset: str, method: str, preset: str, root: Path, seed: int, 
     detector = build_detector(method, preset, vec_boxes(dataset, root), seed)
     if "verbose" in detector.get_params(deep=False):
         detector.set_params(verbose=2)  # per-epoch progress in the log: a fit stopped by a lease's end shows how far it got
+    if checkpoint_dir is not None:
+        with_checkpoints(detector, checkpoint_dir / run_name(dataset, method, preset))
     fit_seconds = fit_timed(detector, train.videos)
     save_model(detector, dataset, method, preset)
     start = time.perf_counter()
@@ -354,6 +374,8 @@ def run_child(dataset: str, method: str, preset: str, root: Path, args: argparse
     if reuse:
         command += ["--reuse", ",".join(reuse)]
     command += [flag for flag, on in (("--fit-only", args.fit_only), ("--use-fitted", args.use_fitted)) if on]
+    if args.checkpoint_dir:
+        command += ["--checkpoint-dir", args.checkpoint_dir]
     print(f"== {run_name(dataset, method, preset)}", flush=True)
     start = time.perf_counter()
     completed = subprocess.run(command, check=False)
@@ -375,6 +397,8 @@ def main() -> None:
                         help="only fit and save the method rows' models (needs only the training videos)")
     parser.add_argument("--use-fitted", action="store_true",
                         help="load the models saved by --fit-only instead of fitting the method rows")
+    parser.add_argument("--checkpoint-dir",
+                        help="with --fit-only: checkpoint every epoch under this folder and resume a fit found there")
     parser.add_argument("--ped2", default=str(default_ped2_root()), help="Ped2 root (default: %(default)s)")
     parser.add_argument("--avenue", help="Avenue root")
     parser.add_argument("--shanghaitech", help="ShanghaiTech root")
@@ -390,8 +414,11 @@ def main() -> None:
 
     if args.fast and args.paper_only:
         parser.error("--fast and --paper-only exclude each other")
+    if args.checkpoint_dir and not args.fit_only:
+        parser.error("--checkpoint-dir needs --fit-only")
     if args.one and args.fit_only:
-        fit_and_save(*args.one, Path(args.root_of_one), args.seed, args.threads)
+        fit_and_save(*args.one, Path(args.root_of_one), args.seed, args.threads,
+                     Path(args.checkpoint_dir) if args.checkpoint_dir else None)
         return
     if args.one:
         run_one(*args.one, Path(args.root_of_one), args.seed, args.threads, [n for n in args.reuse.split(",") if n],
