@@ -294,13 +294,17 @@ def load_fitted(dataset: str, method: str, preset: str) -> tuple[Any, dict[str, 
 
 
 def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str, Any], float]:
-    """Members fitted by this invocation's method rows, and the sum of their fit times."""
+    """Saved member models (of this invocation's method rows, or of ``--fit-only`` with
+    ``--use-fitted``) and the sum of their fit times."""
     import pyvad
 
     members, seconds = {}, 0.0
     for name in names:
         members[name] = pyvad.load(model_path(dataset, name, preset))
-        seconds += json.loads((RUN_DIR / f"{run_name(dataset, name, preset)}.json").read_text())["fit_seconds"]
+        record = fit_record_path(dataset, name, preset)  # fitted by --fit-only, else by a method row
+        if not record.is_file():
+            record = RUN_DIR / f"{run_name(dataset, name, preset)}.json"
+        seconds += json.loads(record.read_text())["fit_seconds"]
     return members, seconds
 
 
@@ -441,7 +445,9 @@ def main() -> None:
         start = time.perf_counter()
         failed, fitted = [], set()  # runs of this invocation that succeeded (their member models can be reused)
         for dataset, method, preset in runs:
-            reuse = [m for m in ENSEMBLE_MEMBERS if (dataset, m, preset) in fitted] if method.startswith("ensemble") else []
+            reuse = [m for m in ENSEMBLE_MEMBERS if (dataset, m, preset) in fitted
+                     or (args.use_fitted and fit_record_path(dataset, m, preset).is_file())
+                     ] if method.startswith("ensemble") else []
             if run_child(dataset, method, preset, roots[dataset], args, reuse):
                 fitted.add((dataset, method, preset))
             else:
