@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 import pyvad
 from pyvad.exceptions import InvalidVideoError
 from pyvad.foreground import FrameEvents, WholeFrames
-from pyvad.foreground.whole_frames import motion_gradients
+from pyvad.foreground.whole_frames import _for_each_frame, motion_gradients, resize_frames
 from pyvad.fusion import ScoreFusion
 from pyvad.methods import get_method, maskedae
 from pyvad.methods.maskedae import MaskedAEDetector, _FrameDataset, token_weights
@@ -82,6 +82,41 @@ def test_motion_gradients_follow_the_paper_and_the_released_code():
     speck = np.zeros((2, 8, 8, 1), np.uint8)
     speck[1, 4, 4] = 255
     assert motion_gradients(speck, "paper").max() == 0  # the 3x3 median filter removes single pixels
+
+
+@pytest.mark.parametrize("size", [(12, 20), (40, 56)])  # shrinking (area) and enlarging (bilinear)
+def test_frames_resized_and_filtered_on_threads_equal_the_serial_result(size):
+    import cv2
+
+    frames = np.random.default_rng(0).integers(0, 256, (37, 24, 36, 3), dtype=np.uint8)
+    serial = [np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA if size[0] < 24 else cv2.INTER_LINEAR)
+                        for f in frames])]
+    serial.append(np.stack([cv2.medianBlur(f, 3) for f in frames]))
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)  # 37 frames: 4 threads of 9-10 frames
+        np.testing.assert_array_equal(resize_frames(frames, size), serial[0])
+        medians = motion_gradients(frames, "paper")
+    finally:
+        cv2.setNumThreads(threads)
+    previous = np.concatenate([serial[1][1:2], serial[1][:-1]])
+    np.testing.assert_array_equal(medians, np.abs(serial[1].astype(int) - previous).astype(np.uint8))
+
+
+def test_an_error_in_a_frame_thread_reaches_the_caller():
+    import cv2
+
+    def work(index):
+        if index == 30:
+            raise ValueError("frame 30")
+
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)
+        with pytest.raises(ValueError, match="frame 30"):
+            _for_each_frame(40, work)
+    finally:
+        cv2.setNumThreads(threads)
 
 
 # ----------------------------------------------------------------------------- anomalies

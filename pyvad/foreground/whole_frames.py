@@ -15,7 +15,8 @@ a regular first step of a pipeline::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from numbers import Integral
 from typing import Any, Literal
@@ -82,6 +83,31 @@ class FrameEvents(EventSet):
         return cls(**{f.name: getattr(joined, f.name) for f in fields(EventSet)}, motion=motion)
 
 
+_MIN_FRAMES_PER_THREAD = 8
+
+
+def _for_each_frame(n_frames: int, work: Callable[[int], None]) -> None:
+    """Call ``work(index)`` for every frame index, on as many threads as OpenCV uses.
+
+    OpenCV's functions release the GIL, so the frames are split into contiguous blocks, one
+    per thread: at least 8 frames to a thread, at most ``cv2.getNumThreads()`` threads
+    (``cv2.setNumThreads(1)`` makes it serial). ``work`` must write only its own frame.
+    """
+    n_threads = max(1, min(cv2.getNumThreads(), n_frames // _MIN_FRAMES_PER_THREAD))
+    if n_threads == 1:
+        for index in range(n_frames):
+            work(index)
+        return
+    bounds = np.linspace(0, n_frames, n_threads + 1).astype(int)
+
+    def run_block(block: range) -> None:
+        for index in block:
+            work(index)
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(run_block, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
+
+
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize uint8 frames ``(T, H, W, C)`` to ``size = (h, w)``.
 
@@ -103,8 +129,11 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     shrink = h * w < frames.shape[1] * frames.shape[2]
     interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     out = np.empty((len(frames), h, w, frames.shape[3]), dtype=np.uint8)
-    for index, frame in enumerate(frames):
-        out[index] = cv2.resize(frame, (w, h), interpolation=interpolation).reshape(h, w, -1)
+
+    def resize(index: int) -> None:
+        out[index] = cv2.resize(frames[index], (w, h), interpolation=interpolation).reshape(h, w, -1)
+
+    _for_each_frame(len(frames), resize)
     return out
 
 
@@ -141,7 +170,12 @@ def motion_gradients(frames: np.ndarray, method: MotionMethod = "paper", median_
         before = frames[np.clip(np.arange(len(frames)) - 1, 0, last)]
         after = frames[np.clip(np.arange(len(frames)) + 1, 0, last)]
         return cv2.absdiff(before.reshape(len(frames), -1), after.reshape(len(frames), -1)).reshape(frames.shape)
-    filtered = np.stack([cv2.medianBlur(f, median_size).reshape(f.shape) for f in frames])
+    filtered = np.empty_like(frames)
+
+    def median(index: int) -> None:
+        filtered[index] = cv2.medianBlur(frames[index], median_size).reshape(frames.shape[1:])
+
+    _for_each_frame(len(frames), median)
     previous = np.concatenate([filtered[1:2], filtered[:-1]])
     return cv2.absdiff(filtered.reshape(len(frames), -1), previous.reshape(len(frames), -1)).reshape(frames.shape)
 
