@@ -44,9 +44,12 @@ FAST_DIFFERENCES = {
 }
 # What differs from the paper in a run of the paper's preset (beyond the teacher weights).
 PAPER_DIFFERENCES = {
-    "cafe": "paper preset",
-    "pkgnet": "paper preset",
+    "cafe": "paper schedule (50 epochs, student widths 64-512), teacher input 128 px",
+    "pkgnet": "paper schedule (120 epochs, width 64)",
     "maskedae": "paper preset; synthetic anomalies without UBnormal",
+    "ensemble_cv": FAST_DIFFERENCES["ensemble_cv"],
+    "ensemble_xfit": "equal weights on paper-preset members z-scored with held-out training videos (2-fold cross-fit)",
+    "ensemble": "equal weights on training-z-scored paper-preset members",
 }
 RESULTS_BEGIN, RESULTS_END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
 README_BEGIN, README_END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
