@@ -61,3 +61,28 @@ def test_run_all_fits_with_training_videos_only_and_reloads_the_model(tmp_path: 
     assert record["train_frames"] == 24 and record["fit_seconds"] > 0 and "cpu" in record["machine"]
     assert [len(s) for s in detector.score_frames(train.videos)] == [12, 12]
     assert run_all.load_fitted("ped2", "pkgnet", "fast") is None
+
+
+def test_run_all_checkpoint_dir_reaches_each_detectors_trainer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_all = _load_script("run_all", monkeypatch)
+    for method in run_all.ENSEMBLE_MEMBERS:
+        detector = run_all.build_detector(method, "fast", None, seed=0)
+        if method == "cafe":
+            detector.set_params(trainer_params={"num_workers": 0})  # the user's own trainer settings are kept
+        run_all.with_checkpoints(detector, tmp_path / method)
+        params = detector.get_params(deep=False)
+        settings = params if "checkpoint_dir" in params else params["trainer_params"]
+        assert settings["checkpoint_dir"] == str(tmp_path / method) and settings["resume"] is True
+        assert (tmp_path / method).is_dir()
+        if method == "cafe":
+            assert settings["num_workers"] == 0
+
+
+def test_run_all_report_describes_every_method_of_both_preset_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_all = _load_script("run_all", monkeypatch)
+    report = _load_script("_run_all_report", monkeypatch)
+    fast_rows = {m for _, m, _ in run_all.planned_runs(["ped2"], list(run_all.METHODS), fast=True, paper=False)}
+    paper_rows = {m for _, m, p in run_all.planned_runs(["ped2"], list(run_all.METHODS), fast=False, paper=True)
+                  if p not in ("fast", "default")}
+    assert fast_rows | {"ensemble_cv"} <= set(report.FAST_DIFFERENCES)
+    assert paper_rows | {"ensemble_cv"} <= set(report.PAPER_DIFFERENCES)
