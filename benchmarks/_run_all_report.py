@@ -77,12 +77,19 @@ def _paper(dataset: str, method: str) -> str:
     return f"{micro:.1f}" + (f" / {macro:.1f}" if macro is not None else "")
 
 
-def _fitted_where(run: dict[str, Any]) -> str:
-    """Where a model loaded with ``--use-fitted`` was fitted ('' when fitted in the run itself)."""
+def _fitted_where(run: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """Where a model loaded with ``--use-fitted`` was fitted ('' when fitted in the run itself).
+
+    An ensemble's fit time is the sum of its reused members' fits: it names the machines
+    those members were fitted on, found in their own rows of ``runs``.
+    """
     machine = run.get("fitted_on")
-    if machine is None:
-        return ""
-    return f" on {machine.get('gpu') or machine['cpu']}"
+    if machine is not None:
+        return f" on {machine.get('gpu') or machine['cpu']}"
+    members = [r for r in runs if r["dataset"] == run["dataset"] and r["preset"] == run["preset"]
+               and r["method"] in run.get("members_reused", ())]
+    places = sorted({r["fitted_on"].get("gpu") or r["fitted_on"]["cpu"] for r in members if "fitted_on" in r})
+    return f" (members' fits, on {' and '.join(places)})" if places else ""
 
 
 def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:
@@ -108,8 +115,8 @@ def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:
             load = f"{r['load_average_before'][0]:.1f}→{r['load_average_after'][0]:.1f}"
             lines.append(
                 f"| {r['method']} | {r['preset']} | {_pct(r['micro_auc'])} | {_pct(r.get('macro_auc'))} | {_pct(r['eer'])} "
-                f"| {_pct(r.get('rbdc'))} | {_pct(r.get('tbdc'))} | {r['fit_seconds']:.0f}{_fitted_where(r)} | {r['scoring_fps']:.1f} "
-                f"| {r['peak_rss_mb']:.0f} | {_paper(dataset, r['method'])} | {r['weights']} "
+                f"| {_pct(r.get('rbdc'))} | {_pct(r.get('tbdc'))} | {r['fit_seconds']:.0f}{_fitted_where(r, runs)} "
+                f"| {r['scoring_fps']:.1f} | {r['peak_rss_mb']:.0f} | {_paper(dataset, r['method'])} | {r['weights']} "
                 f"| {r['machine']['date'][:16]}, {load} |")
         lines.append("")
     lines += ["AUC, EER, RBDC and TBDC in %. Scoring fps include extraction of the test videos; fit time includes",
@@ -132,7 +139,7 @@ def readme_table(runs: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['dataset']} | `{CLASS_NAMES[r['method']]}` | {r['preset']} | {objects} "
             f"| {_pct(r['micro_auc'])} / {_pct(r.get('macro_auc'))} | {_paper(r['dataset'], r['method'])} "
-            f"| {r['fit_seconds'] / 60:.1f} min{_fitted_where(r)}, {r['scoring_fps']:.0f} fps | {differences} |")
+            f"| {r['fit_seconds'] / 60:.1f} min{_fitted_where(r, runs)}, {r['scoring_fps']:.0f} fps | {differences} |")
     lines.append(README_END)
     return "\n".join(lines)
 

@@ -86,3 +86,15 @@ def test_run_all_report_describes_every_method_of_both_preset_kinds(monkeypatch:
                   if p not in ("fast", "default")}
     assert fast_rows | {"ensemble_cv"} <= set(report.FAST_DIFFERENCES)
     assert paper_rows | {"ensemble_cv"} <= set(report.PAPER_DIFFERENCES)
+
+
+def test_run_all_report_says_where_an_ensembles_members_were_fitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = _load_script("_run_all_report", monkeypatch)
+    gpu = {"gpu": "Some GPU", "cpu": "Some CPU"}
+    runs = [{"dataset": "ped2", "preset": "ped2", "method": "cafe", "fitted_on": gpu},
+            {"dataset": "ped2", "preset": "fast", "method": "pkgnet"},
+            {"dataset": "ped2", "preset": "ped2", "method": "ensemble", "members_reused": ["cafe", "pkgnet"]},
+            {"dataset": "ped2", "preset": "fast", "method": "ensemble", "members_reused": ["pkgnet"]}]
+    assert report._fitted_where(runs[0], runs) == " on Some GPU"
+    assert report._fitted_where(runs[2], runs) == " (members' fits, on Some GPU)"
+    assert report._fitted_where(runs[3], runs) == ""  # fitted here, in the run itself
