@@ -95,7 +95,19 @@ def as_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
-def _padded(array: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
+def _padded(array: np.ndarray | torch.Tensor, size: int, pinned: bool = False) -> torch.Tensor:
+    """``array`` with zero rows appended up to ``size`` rows, as a CPU tensor.
+
+    ``pinned`` copies it into page-locked memory (one copy, straight from a strided view), so
+    that it can go to a GPU asynchronously; else a contiguous writable array is not copied.
+    """
+    if pinned and isinstance(array, np.ndarray):
+        dtype = torch.from_numpy(np.empty(0, array.dtype)).dtype
+        tensor = torch.empty((size, *array.shape[1:]), dtype=dtype, pin_memory=True)
+        rows = tensor.numpy()
+        rows[: len(array)] = array
+        rows[len(array) :] = 0
+        return tensor
     tensor = as_tensor(array) if isinstance(array, np.ndarray) else array
     missing = size - len(tensor)
     return torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))]) if missing else tensor
@@ -137,14 +149,20 @@ def score_in_batches(
     dict of str to ndarray
         Every output as ``float64``, rows in order (shape ``(0,)`` when ``n_rows`` is 0).
     """
+    # On a GPU nothing waits for a batch: inputs go up from page-locked memory and outputs come
+    # back without blocking, so the CPU prepares the next batch (or reads the next frames,
+    # see ``inputs``) while the GPU runs this one; one synchronisation at the end.
+    asynchronous = device.type == "cuda"
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     for start in range(0, n_rows, batch_size):
         rows = slice(start, min(start + batch_size, n_rows))
         size = rows.stop - rows.start
         padded = padded_batch_size(size, batch_size)
-        tensors = [_padded(array, padded).to(device) for array in inputs(rows)]
+        tensors = [_padded(array, padded, asynchronous).to(device, non_blocking=asynchronous) for array in inputs(rows)]
         with mixed_precision(precision, device):
             outputs = scorer(*tensors)
         for name, value in zip(names, outputs):
-            parts[name].append(value[:size].float().cpu())
+            parts[name].append(value[:size].float().to("cpu", non_blocking=asynchronous))
+    if asynchronous:
+        torch.cuda.synchronize(device)
     return {name: torch.cat(values).double().numpy() if values else np.zeros(0) for name, values in parts.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import weakref
 
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 
 import pyvad
 from pyvad.exceptions import InvalidVideoError
-from pyvad.foreground import FrameEvents, WholeFrames
+from pyvad.foreground import FrameEvents, WholeFrames, whole_frames
 from pyvad.foreground.whole_frames import _for_each_frame, motion_gradients, resize_frames
 from pyvad.fusion import ScoreFusion
 from pyvad.methods import get_method, maskedae
@@ -117,6 +118,49 @@ def test_an_error_in_a_frame_thread_reaches_the_caller():
             _for_each_frame(40, work)
     finally:
         cv2.setNumThreads(threads)
+
+
+@pytest.mark.parametrize("offsets", [(0,), (-3, 0, 3), (-3, 0, 1)])
+def test_frames_streamed_for_scoring_equal_the_extracted_ones(data, offsets):
+    video = data[1].videos[0]
+    extractor = WholeFrames(image_size=(16, 24), offsets=offsets, motion=None, chunk_size=5).fit()
+    events, ready = extractor._stream(video)
+    ready(len(events))
+    expected = extractor.transform([video])
+    np.testing.assert_array_equal(events.patches, expected.patches)
+    np.testing.assert_array_equal(events.frame_indices, expected.frame_indices)
+    assert events.video_names == expected.video_names and events.motion is None
+
+
+def test_streamed_frames_are_usable_before_the_whole_video_is_read(data, monkeypatch):
+    video = data[1].videos[0]  # 24 frames, read 8 at a time
+    release, resize, chunks = threading.Event(), whole_frames.resize_frames, []
+
+    def slow_after_first_chunk(chunk, size):
+        if chunks:
+            assert release.wait(10), "the test never released the reader"
+        chunks.append(len(chunk))
+        return resize(chunk, size)
+
+    monkeypatch.setattr(whole_frames, "resize_frames", slow_after_first_chunk)
+    events, ready = WholeFrames(image_size=(16, 24), offsets=(-3, 0, 3), motion=None, chunk_size=8).fit()._stream(video)
+    ready(5)  # frames 0-7 hold the stacks of events 0-4 (t + 3 <= 7)
+    first = events.patches[:5].copy()
+    assert chunks == [8]  # the rest is not read yet
+    release.set()
+    ready(len(events))
+    np.testing.assert_array_equal(first, events.patches[:5])
+    assert chunks == [8, 8, 8]
+
+
+def test_an_error_while_streaming_frames_reaches_the_scorer(data, monkeypatch):
+    def broken(chunk, size):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(whole_frames, "resize_frames", broken)
+    _, ready = WholeFrames(image_size=(16, 24), motion=None).fit()._stream(data[1].videos[0])
+    with pytest.raises(OSError, match="disk gone"):
+        ready(1)
 
 
 # ----------------------------------------------------------------------------- anomalies
@@ -330,15 +374,17 @@ def test_scoring_releases_each_video_before_reading_the_next(fitted, data, monke
     """Memory follows the longest video: a video's frame stacks are freed before the next is read."""
     _, test = data
     extracted: list[weakref.ref] = []
-    extract = MaskedAEDetector._events
+    check = MaskedAEDetector._checked
 
-    def tracked(self, X, *, training):
+    def tracked(self, events, *, training):
         assert all(ref() is None for ref in extracted), "the previous video's frames are still held"
-        events = extract(self, X, training=training)
-        extracted.append(weakref.ref(events))
-        return events
+        frames = events.patches
+        while frames.base is not None:  # the array the stacks are views of
+            frames = frames.base
+        extracted.append(weakref.ref(frames))
+        return check(self, events, training=training)
 
-    monkeypatch.setattr(MaskedAEDetector, "_events", tracked)
+    monkeypatch.setattr(MaskedAEDetector, "_checked", tracked)
     getattr(fitted, method)(test.videos)
     assert len(extracted) == len(test.videos) >= 2
 

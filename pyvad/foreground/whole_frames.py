@@ -15,6 +15,7 @@ a regular first step of a pipeline::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -213,15 +214,15 @@ def _stacks(padded: np.ndarray, offsets: tuple[int, ...], pad: tuple[int, int]) 
                                            writeable=False)
 
 
-def _video_events(
-    video: Video, size: tuple[int, int], offsets: tuple[int, ...], motion: MotionMethod | None,
-    median_size: int, chunk_size: int,
-) -> FrameEvents:
-    """The frame events of one video (video id 0)."""
-    pad = (max(0, -min(offsets)), max(0, max(offsets)))
-    padded = _read_resized(video, size, chunk_size, pad)
-    frames = padded[pad[0] : len(padded) - pad[1]]
-    n = len(frames)
+def _padding(offsets: tuple[int, ...]) -> tuple[int, int]:
+    """Copies of the first and last frame the stacks of ``offsets`` reach beyond a video."""
+    return max(0, -min(offsets)), max(0, max(offsets))
+
+
+def _events_of(video: Video, padded: np.ndarray, offsets: tuple[int, ...], motion: np.ndarray | None) -> FrameEvents:
+    """The frame events of one video (video id 0) over its padded resized frames."""
+    pad = _padding(offsets)
+    n = len(padded) - sum(pad)
     height, width = video.frame_size
     return FrameEvents(
         video_ids=np.zeros(n, np.int64),
@@ -232,8 +233,87 @@ def _video_events(
         n_frames=[n],
         video_names=[video.name],
         frame_sizes=[(height, width)],
-        motion=None if motion is None else motion_gradients(frames, motion, median_size),
+        motion=motion,
     )
+
+
+def _video_events(
+    video: Video, size: tuple[int, int], offsets: tuple[int, ...], motion: MotionMethod | None,
+    median_size: int, chunk_size: int,
+) -> FrameEvents:
+    """The frame events of one video (video id 0)."""
+    pad = _padding(offsets)
+    padded = _read_resized(video, size, chunk_size, pad)
+    frames = padded[pad[0] : len(padded) - pad[1]]
+    return _events_of(video, padded, offsets, None if motion is None else motion_gradients(frames, motion, median_size))
+
+
+class _BackgroundReader:
+    """Reads and resizes one video's frames into a padded array (see :func:`_read_resized`) on
+    a background thread; :meth:`wait` blocks until a given number of rows are written."""
+
+    def __init__(self, video: Video, size: tuple[int, int], chunk_size: int, pad: tuple[int, int]) -> None:
+        if len(video) == 0:
+            raise InvalidVideoError(f"video {video.name!r} has no frames")
+        self.padded = np.empty((len(video) + sum(pad), *size, video.shape[3]), np.uint8)
+        self._written = 0
+        self._error: BaseException | None = None
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(video, size, chunk_size, pad), daemon=True,
+                                        name=f"pyvad-read-{video.name}")
+        self._thread.start()
+
+    def _read(self, video: Video, size: tuple[int, int], chunk_size: int, pad: tuple[int, int]) -> None:
+        before = row = pad[0]
+        try:
+            for chunk in video.iter_chunks(chunk_size):
+                self.padded[row : row + len(chunk)] = resize_frames(chunk, size)
+                if row == before:
+                    self.padded[:before] = self.padded[before]
+                row += len(chunk)
+                self._publish(row)
+            self.padded[row:] = self.padded[row - 1]
+            self._publish(len(self.padded))
+        except BaseException as error:  # handed to the reading thread by wait()
+            with self._condition:
+                self._error = error
+                self._condition.notify_all()
+
+    def _publish(self, rows: int) -> None:
+        with self._condition:
+            self._written = rows
+            self._condition.notify_all()
+
+    def wait(self, rows: int) -> None:
+        """Block until the first ``rows`` rows of :attr:`padded` are written; re-raise a read error."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._written >= rows or self._error is not None)
+            if self._error is not None:
+                raise self._error
+        if rows >= len(self.padded):
+            self._thread.join()  # so that the thread no longer holds the frames once they are used
+
+
+def _streamed_video_events(
+    video: Video, size: tuple[int, int], offsets: tuple[int, ...], chunk_size: int
+) -> tuple[FrameEvents, Callable[[int], None]]:
+    """The frame events of one video, without motion maps, while its frames are still being read.
+
+    Returns the events and ``ready(k)``, which blocks until the patches of events ``0 … k - 1``
+    are complete. Reading and resizing run on a background thread (OpenCV releases the
+    GIL), so a caller that scores batch by batch overlaps the two; ``events.patches`` must be
+    read only through ``ready``. Offsets that are not evenly spaced are read in full first.
+    """
+    pad = _padding(offsets)
+    reader = _BackgroundReader(video, size, chunk_size, pad)
+    if not _evenly_spaced(offsets):
+        reader.wait(len(reader.padded))
+    n = len(reader.padded) - sum(pad)
+
+    def ready(k: int) -> None:
+        reader.wait(len(reader.padded) if k >= n else pad[0] + k + pad[1])
+
+    return _events_of(video, reader.padded, offsets, None), ready
 
 
 class WholeFrames(TransformerMixin, BaseEstimator):
@@ -345,6 +425,12 @@ class WholeFrames(TransformerMixin, BaseEstimator):
             for video in videos
         )
         return FrameEvents.concat(Parallel(n_jobs=self.n_jobs)(jobs))
+
+    def _stream(self, video: Video) -> tuple[FrameEvents, Callable[[int], None]]:
+        """One video's events (no motion maps) and ``ready(k)``, read on a background thread
+        while the caller scores them (see :func:`_streamed_video_events`)."""
+        check_is_fitted(self, "image_size_")
+        return _streamed_video_events(as_videos([video])[0], self.image_size_, self.offsets_, self.chunk_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -660,9 +660,18 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """``X`` as frame events checked against the configuration."""
         if isinstance(X, EventSet):
             events = X
+        elif training:
+            events = self.extractor_.fit_transform(X)
         else:
-            extractor = self.extractor_ if training else clone(self.extractor_).set_params(motion=None)
-            events = (extractor.fit_transform(X) if training else extractor.fit(None).transform(X))
+            events = self._scoring_extractor().transform(X)
+        return self._checked(events, training=training)
+
+    def _scoring_extractor(self) -> WholeFrames:
+        """The fitted extractor without motion maps (scoring does not use them)."""
+        return clone(self.extractor_).set_params(motion=None).fit(None)
+
+    def _checked(self, events: FrameEvents, *, training: bool) -> FrameEvents:
+        """``events`` after checking them against the configuration."""
         config = self.config_
         if events.patch_size != config["image_size"] or events.offsets != config["offsets"]:
             raise InvalidVideoError(
@@ -813,10 +822,18 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                               self._pass_weights(),
                               per_frame=self.config_["test_mask"] == "per_frame" and self.test_keep_ is not None)
 
-    def _token_scores(self, events: EventSet, scorer: MaskedAEScorer, device: torch.device) -> dict[str, np.ndarray]:
-        """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event."""
-        return score_in_batches(scorer, scorer.names, lambda rows: [events.patches[rows]], len(events),
-                                self.scoring_batch_size(device), device, resolve_amp(self.amp, device))
+    def _token_scores(
+        self, events: EventSet, scorer: MaskedAEScorer, device: torch.device, ready: Callable[[int], None] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Raw per-token maps ``(N, gh, gw)`` and class probabilities ``(N,)`` of every event;
+        ``ready(k)``, if given, is called before events ``… k - 1`` are read (frames still being read)."""
+        def batch(rows: slice) -> list[np.ndarray]:
+            if ready is not None:
+                ready(rows.stop)
+            return [events.patches[rows]]
+
+        return score_in_batches(scorer, scorer.names, batch, len(events), self.scoring_batch_size(device), device,
+                                resolve_amp(self.amp, device))
 
     def scoring_batch_size(self, device: str | torch.device = "cpu") -> int:
         """Frames per forward pass when scoring on ``device``: ``inference_batch_size``, or its default.
@@ -844,11 +861,14 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """
         device = resolve_device(self.device)
         scorer = self._scorer(self._scoring_net(device), self.config_["offsets"]).to(device)
-        parts = [X] if isinstance(X, EventSet) else ([video] for video in as_videos(X))
-        for part in parts:
-            events = self._events(part, training=False)
-            reduced = reduce(self._token_scores(events, scorer, device), events)
-            del events  # before the next video is read, not after
+        if isinstance(X, EventSet):
+            yield reduce(self._token_scores(self._checked(X, training=False), scorer, device), X)
+            return
+        extractor = self._scoring_extractor()
+        for video in as_videos(X):
+            events, ready = extractor._stream(video)
+            reduced = reduce(self._token_scores(self._checked(events, training=False), scorer, device, ready), events)
+            del events, ready  # the frames, before the next video is read, not after
             yield reduced
 
     def _sigmas(self) -> dict[str, float]:
