@@ -249,6 +249,8 @@ def main() -> None:
     for setting in args.settings:
         frame_size, preset = SETTINGS[setting]
         dets = [build(preset, offsets, frame_size, args) for _, offsets in inputs]
+        if torch.device(args.device).type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         networks = [NetworkPass(det, args) for det in dets]
         network_seconds = alternating_medians(networks, rounds=5, warm_up=3)
         end_to_end = alternating_medians([EndToEndPass(det, frame_size, args.frames) for det in dets], rounds=3)
@@ -262,6 +264,8 @@ def main() -> None:
                 "model_fps": fps, "end_to_end_fps": args.frames / whole, "extraction_fps": args.frames / extraction,
                 "scoring_fps": args.frames / scoring,
             }
+            if torch.device(args.device).type == "cuda":  # both inputs of the setting together
+                row["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
             if args.reference:
                 row["speedup_vs_released_layout"], _, row["released_layout_fps"] = reference_ratio(det)
             rows.append(row)

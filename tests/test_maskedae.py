@@ -304,13 +304,13 @@ def test_per_frame_masks_follow_the_frame_not_its_batch(fitted, data):
     assert np.isfinite(unmasked.score_samples(test.videos)).all()
 
 
-def test_scoring_batch_is_small_for_large_frames_on_the_cpu(fitted):
+def test_scoring_batch_follows_the_frame_size_and_the_device(fitted):
     det = copy.deepcopy(fitted)
-    sizes = {(320, 640): 2, (160, 320): 8, (80, 160): 16, (16, 24): 16}
-    for size, batch in sizes.items():
+    # (CPU, GPU) batches: small on the CPU for large frames; on a GPU 128 down to 32
+    sizes = {(320, 640): (2, 32), (160, 320): (8, 32), (80, 160): (16, 128), (16, 24): (16, 128), (120, 160): (16, 85)}
+    for size, batches in sizes.items():
         det.config_["image_size"] = size
-        assert det.scoring_batch_size("cpu") == batch, size
-    assert det.scoring_batch_size("cuda") == 32  # no GPU needed to ask
+        assert (det.scoring_batch_size("cpu"), det.scoring_batch_size("cuda")) == batches, size  # no GPU needed to ask
     assert det.set_params(inference_batch_size=5).scoring_batch_size("cpu") == 5
 
 

@@ -97,7 +97,11 @@ _COMPONENTS = ("teacher_error", "ts_gap", "class_prob")
 # batch 32 scored at 15-23 frames/s against 24-31 with batch 2 (benchmarks/RESULTS.md, session 9).
 _CPU_BATCH_PIXELS = 2 * 320 * 640
 _CPU_MAX_BATCH = 16
-_DEVICE_BATCH = 32
+# On a GPU: 128 frames at Ped2's 80x160, down to 32 from 160x320 up. On an H100 (fp16, session
+# 11) batch 32 left Ped2 at 2,460 frames/s end to end against 3,808 with 128 (1.1 GB of GPU
+# memory); at Avenue's size 32 frames already take 1.2 GB and score 1,134 against 1,251.
+_DEVICE_BATCH_PIXELS = 128 * 80 * 160
+_DEVICE_BATCH_RANGE = (32, 128)
 _T = TypeVar("_T")
 _TEST_MASK_SEED = 20240617
 #: Masks in the bank of ``test_mask="per_frame"``.
@@ -849,7 +853,9 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         check_is_fitted(self, "config_")
         height, width = self.config_["image_size"]
         cpu = max(1, min(_CPU_MAX_BATCH, _CPU_BATCH_PIXELS // (height * width)))
-        return scoring_batch_size(self.inference_batch_size, device, cpu, _DEVICE_BATCH)
+        smallest, largest = _DEVICE_BATCH_RANGE
+        other = max(smallest, min(largest, _DEVICE_BATCH_PIXELS // (height * width)))
+        return scoring_batch_size(self.inference_batch_size, device, cpu, other)
 
     def _scored_videos(self, X: Any, reduce: Callable[[dict[str, np.ndarray], FrameEvents], _T]) -> Iterator[_T]:
         """``reduce(raw token scores, frame events)`` of ``X``, one video at a time.
