@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -124,8 +125,8 @@ def test_an_error_in_a_frame_thread_reaches_the_caller():
 def test_frames_streamed_for_scoring_equal_the_extracted_ones(data, offsets):
     video = data[1].videos[0]
     extractor = WholeFrames(image_size=(16, 24), offsets=offsets, motion=None, chunk_size=5).fit()
-    events, ready = extractor._stream(video)
-    ready(len(events))
+    events, reader = extractor._stream(video)
+    reader.ready(len(events))
     expected = extractor.transform([video])
     np.testing.assert_array_equal(events.patches, expected.patches)
     np.testing.assert_array_equal(events.frame_indices, expected.frame_indices)
@@ -143,12 +144,12 @@ def test_streamed_frames_are_usable_before_the_whole_video_is_read(data, monkeyp
         return resize(chunk, size)
 
     monkeypatch.setattr(whole_frames, "resize_frames", slow_after_first_chunk)
-    events, ready = WholeFrames(image_size=(16, 24), offsets=(-3, 0, 3), motion=None, chunk_size=8).fit()._stream(video)
-    ready(5)  # frames 0-7 hold the stacks of events 0-4 (t + 3 <= 7)
+    events, reader = WholeFrames(image_size=(16, 24), offsets=(-3, 0, 3), motion=None, chunk_size=8).fit()._stream(video)
+    reader.ready(5)  # frames 0-7 hold the stacks of events 0-4 (t + 3 <= 7)
     first = events.patches[:5].copy()
     assert chunks == [8]  # the rest is not read yet
     release.set()
-    ready(len(events))
+    reader.ready(len(events))
     np.testing.assert_array_equal(first, events.patches[:5])
     assert chunks == [8, 8, 8]
 
@@ -158,9 +159,30 @@ def test_an_error_while_streaming_frames_reaches_the_scorer(data, monkeypatch):
         raise OSError("disk gone")
 
     monkeypatch.setattr(whole_frames, "resize_frames", broken)
-    _, ready = WholeFrames(image_size=(16, 24), motion=None).fit()._stream(data[1].videos[0])
+    _, reader = WholeFrames(image_size=(16, 24), motion=None).fit()._stream(data[1].videos[0])
     with pytest.raises(OSError, match="disk gone"):
-        ready(1)
+        reader.ready(1)
+
+
+def test_a_scorer_that_gives_up_stops_the_reading(fitted, data, monkeypatch):
+    chunks, resize = [], whole_frames.resize_frames
+
+    def counted(chunk, size):
+        chunks.append(len(chunk))
+        time.sleep(0.01)  # a slow decoder
+        return resize(chunk, size)
+
+    def failing_network(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(whole_frames, "resize_frames", counted)
+    monkeypatch.setattr(maskedae, "score_in_batches", failing_network)
+    det = copy.deepcopy(fitted)
+    det.extractor_.chunk_size = 1
+    with pytest.raises(RuntimeError, match="out of memory"):
+        det.score_frames([data[1].videos[0]])
+    assert len(chunks) < 24  # of 24 frames
+    assert not [t for t in threading.enumerate() if t.name.startswith("pyvad-read")]
 
 
 # ----------------------------------------------------------------------------- anomalies

@@ -250,23 +250,33 @@ def _video_events(
 
 class _BackgroundReader:
     """Reads and resizes one video's frames into a padded array (see :func:`_read_resized`) on
-    a background thread; :meth:`wait` blocks until a given number of rows are written."""
+    a background thread, for events stacked with ``offsets``.
 
-    def __init__(self, video: Video, size: tuple[int, int], chunk_size: int, pad: tuple[int, int]) -> None:
+    :meth:`ready` blocks until given events can be read from the array, :meth:`close` stops
+    the reading (a caller that gives up must call it, or the thread reads to the end).
+    """
+
+    def __init__(self, video: Video, size: tuple[int, int], offsets: tuple[int, ...], chunk_size: int) -> None:
         if len(video) == 0:
             raise InvalidVideoError(f"video {video.name!r} has no frames")
-        self.padded = np.empty((len(video) + sum(pad), *size, video.shape[3]), np.uint8)
+        self.pad = _padding(offsets)
+        self.padded = np.empty((len(video) + sum(self.pad), *size, video.shape[3]), np.uint8)
         self._written = 0
         self._error: BaseException | None = None
+        self._stop = threading.Event()
         self._condition = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(video, size, chunk_size, pad), daemon=True,
+        self._thread = threading.Thread(target=self._read, args=(video, size, chunk_size), daemon=True,
                                         name=f"pyvad-read-{video.name}")
         self._thread.start()
+        if not _evenly_spaced(offsets):  # the stacks are gathered (copied) from the complete frames
+            self._wait(len(self.padded))
 
-    def _read(self, video: Video, size: tuple[int, int], chunk_size: int, pad: tuple[int, int]) -> None:
-        before = row = pad[0]
+    def _read(self, video: Video, size: tuple[int, int], chunk_size: int) -> None:
+        before = row = self.pad[0]
         try:
             for chunk in video.iter_chunks(chunk_size):
+                if self._stop.is_set():
+                    return
                 self.padded[row : row + len(chunk)] = resize_frames(chunk, size)
                 if row == before:
                     self.padded[:before] = self.padded[before]
@@ -274,7 +284,7 @@ class _BackgroundReader:
                 self._publish(row)
             self.padded[row:] = self.padded[row - 1]
             self._publish(len(self.padded))
-        except BaseException as error:  # handed to the reading thread by wait()
+        except BaseException as error:  # handed to the reading thread by _wait()
             with self._condition:
                 self._error = error
                 self._condition.notify_all()
@@ -284,8 +294,7 @@ class _BackgroundReader:
             self._written = rows
             self._condition.notify_all()
 
-    def wait(self, rows: int) -> None:
-        """Block until the first ``rows`` rows of :attr:`padded` are written; re-raise a read error."""
+    def _wait(self, rows: int) -> None:
         with self._condition:
             self._condition.wait_for(lambda: self._written >= rows or self._error is not None)
             if self._error is not None:
@@ -293,27 +302,28 @@ class _BackgroundReader:
         if rows >= len(self.padded):
             self._thread.join()  # so that the thread no longer holds the frames once they are used
 
+    def ready(self, n_events: int) -> None:
+        """Block until the stacks of events ``0 … n_events - 1`` are complete; re-raise a read error."""
+        n = len(self.padded) - sum(self.pad)
+        self._wait(len(self.padded) if n_events >= n else self.pad[0] + n_events + self.pad[1])
+
+    def close(self) -> None:
+        """Stop reading (after the chunk in hand) and wait for the thread."""
+        self._stop.set()
+        self._thread.join()
+
 
 def _streamed_video_events(
     video: Video, size: tuple[int, int], offsets: tuple[int, ...], chunk_size: int
-) -> tuple[FrameEvents, Callable[[int], None]]:
+) -> tuple[FrameEvents, _BackgroundReader]:
     """The frame events of one video, without motion maps, while its frames are still being read.
 
-    Returns the events and ``ready(k)``, which blocks until the patches of events ``0 … k - 1``
-    are complete. Reading and resizing run on a background thread (OpenCV releases the
-    GIL), so a caller that scores batch by batch overlaps the two; ``events.patches`` must be
-    read only through ``ready``. Offsets that are not evenly spaced are read in full first.
+    Reading and resizing run on a background thread (OpenCV releases the GIL), so a caller
+    that scores batch by batch overlaps the two. ``events.patches`` may be read only after
+    ``reader.ready(k)`` for the events read; a caller that stops early calls ``reader.close()``.
     """
-    pad = _padding(offsets)
-    reader = _BackgroundReader(video, size, chunk_size, pad)
-    if not _evenly_spaced(offsets):
-        reader.wait(len(reader.padded))
-    n = len(reader.padded) - sum(pad)
-
-    def ready(k: int) -> None:
-        reader.wait(len(reader.padded) if k >= n else pad[0] + k + pad[1])
-
-    return _events_of(video, reader.padded, offsets, None), ready
+    reader = _BackgroundReader(video, size, offsets, chunk_size)
+    return _events_of(video, reader.padded, offsets, None), reader
 
 
 class WholeFrames(TransformerMixin, BaseEstimator):
@@ -426,9 +436,9 @@ class WholeFrames(TransformerMixin, BaseEstimator):
         )
         return FrameEvents.concat(Parallel(n_jobs=self.n_jobs)(jobs))
 
-    def _stream(self, video: Video) -> tuple[FrameEvents, Callable[[int], None]]:
-        """One video's events (no motion maps) and ``ready(k)``, read on a background thread
-        while the caller scores them (see :func:`_streamed_video_events`)."""
+    def _stream(self, video: Video) -> tuple[FrameEvents, _BackgroundReader]:
+        """One video's events (no motion maps) and their reader, which reads them on a background
+        thread while the caller scores them (see :func:`_streamed_video_events`)."""
         check_is_fitted(self, "image_size_")
         return _streamed_video_events(as_videos([video])[0], self.image_size_, self.offsets_, self.chunk_size)
 

@@ -872,9 +872,13 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             return
         extractor = self._scoring_extractor()
         for video in as_videos(X):
-            events, ready = extractor._stream(video)
-            reduced = reduce(self._token_scores(self._checked(events, training=False), scorer, device, ready), events)
-            del events, ready  # the frames, before the next video is read, not after
+            events, reader = extractor._stream(video)
+            try:
+                reduced = reduce(self._token_scores(self._checked(events, training=False), scorer, device, reader.ready),
+                                 events)
+            finally:
+                reader.close()
+            del events, reader  # the frames, before the next video is read, not after
             yield reduced
 
     def _sigmas(self) -> dict[str, float]:
