@@ -12,6 +12,10 @@ video gets two anomalies the detector never trained with, built from real pedest
 - ``speed``: a pedestrian of normal size crossing at 7-10 pixels a frame (Ped2's walkers
   move 1-2), later in the video -- invisible in any single frame.
 
+``--proxy subtle`` makes both harder: the pedestrian on its side keeps its size (x1.0-1.2) and
+a walker's pace (1-2 pixels a frame), and the fast one crosses at 3-5 pixels a frame, 2-3 times
+a walker's speed.
+
 Printed: micro AUC over all held-out frames, per anomaly kind (frames of the other kind
 left out), and macro AUC, for the fused score and, for frame-level detectors (AED-MAE), each
 raw component. Built for AED-MAE; ``--method cafe`` or ``pkgnet`` runs an object-level
@@ -36,6 +40,12 @@ from pyvad.metrics import macro_auc, micro_auc
 
 HELD_OUT = (1, 6, 12)
 APPEARANCE, SPEED = 1, 2
+# Per proxy: (scale, pixels a frame) of the appearance anomaly (turned on its side), then of the
+# speed anomaly (upright). Ped2's walkers move 1-2 pixels a frame.
+PROXIES = {
+    "standard": (((1.6, 2.2), (2, 4)), ((0.9, 1.1), (7, 10))),
+    "subtle": (((1.0, 1.2), (1, 2)), ((0.9, 1.1), (3, 5))),  # walker-sized on its side; 2-3x a walker's speed
+}
 
 
 def _frames(video) -> np.ndarray:
@@ -80,26 +90,28 @@ def _cross(frames, labels, cutouts, rng, span, scale, turn, speed, kind) -> None
         labels[t] = kind
 
 
-def proxy_videos(videos, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The held-out videos with their injected anomalies, and per-frame kinds (0 = normal)."""
+def proxy_videos(videos, seed: int = 0, proxy: str = "standard") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The held-out videos with their injected anomalies (sizes and speeds of ``PROXIES[proxy]``),
+    and per-frame kinds (0 = normal)."""
+    (appearance_scale, appearance_speed), (speed_scale, speed_speed) = PROXIES[proxy]
     rng = np.random.default_rng(seed)
     held = [_frames(videos[i]) for i in HELD_OUT]
     out, kinds = [], []
     for k, frames in enumerate(held):
         cutouts = sum((pedestrians(other) for j, other in enumerate(held) if j != k), [])
         frames, labels, n = frames.copy(), np.zeros(len(frames), np.uint8), len(frames)
-        _cross(frames, labels, cutouts, rng, (n // 8, n // 8 + n // 3), (1.6, 2.2), True, (2, 4), APPEARANCE)
-        _cross(frames, labels, cutouts, rng, (5 * n // 8, 5 * n // 8 + n // 4), (0.9, 1.1), False, (7, 10), SPEED)
+        _cross(frames, labels, cutouts, rng, (n // 8, n // 8 + n // 3), appearance_scale, True, appearance_speed, APPEARANCE)
+        _cross(frames, labels, cutouts, rng, (5 * n // 8, 5 * n // 8 + n // 4), speed_scale, False, speed_speed, SPEED)
         out.append(frames)
         kinds.append(labels)
     return out, kinds
 
 
-def proxy_split(root: str, seed: int) -> tuple[list, list[np.ndarray], list[np.ndarray]]:
+def proxy_split(root: str, seed: int, proxy: str = "standard") -> tuple[list, list[np.ndarray], list[np.ndarray]]:
     """Ped2 training videos the detector fits (all but ``HELD_OUT``), the held-out clips with
     their injected anomalies, and per-frame kinds. The test split is never read."""
     train, _ = load_dataset("ped2", root)
-    videos, kinds = proxy_videos(train.videos, seed)
+    videos, kinds = proxy_videos(train.videos, seed, proxy)
     return [v for i, v in enumerate(train.videos) if i not in HELD_OUT], videos, kinds
 
 
@@ -120,6 +132,8 @@ def proxy_arguments(description: str, script: str) -> argparse.ArgumentParser:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--proxy", default="standard", choices=list(PROXIES),
+                        help="injected anomalies: standard (enlarged, or 7-10 px/frame) or subtle (walker-sized, or 3-5 px/frame)")
     parser.add_argument("--output", help=f"JSON path (default: benchmarks/results/{script}_<preset>.json)")
     return parser
 
@@ -131,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    fit_videos, videos, kinds = proxy_split(args.root, args.seed)
+    fit_videos, videos, kinds = proxy_split(args.root, args.seed, args.proxy)
     params = json.loads(args.params)
     det = get_method(args.method)(preset=args.preset, random_state=args.seed, **params)
     start = time.perf_counter()

@@ -109,7 +109,7 @@ def main() -> None:
     args = proxy_arguments(__doc__.splitlines()[0], "maskedae_scoring_variants").parse_args()
     torch.set_num_threads(args.threads)
 
-    fit_videos, videos, kinds = proxy_split(args.root, args.seed)
+    fit_videos, videos, kinds = proxy_split(args.root, args.seed, args.proxy)
     start = time.perf_counter()
     det = MaskedAEDetector(preset=args.preset, random_state=args.seed).fit(fit_videos)
     fit_seconds = time.perf_counter() - start
