@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--model", help="evaluate this saved detector (e.g. fitted on a GPU) instead of fitting one")
     parser.add_argument("--test-mask", choices=["fixed", "complementary", "per_frame", "none"],
                         help="score with this test-time masking instead of the detector's own")
+    parser.add_argument("--normalize-cells", choices=["yes", "no"],
+                        help="score with or without per-cell normalisation instead of the detector's own")
     parser.add_argument("--output", help="JSON path (default: benchmarks/results/maskedae_ped2_<preset>.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -54,10 +56,13 @@ def main() -> None:
         fit_s = time.perf_counter() - start
     if args.save:
         det.save(args.save)
-    if args.test_mask:
-        det.config_["test_mask"] = args.test_mask
-        det.test_keep_ = det._test_keep()
-        det.fusion_.fit(det.transform(train.videos))  # training statistics under the new masking
+    if args.test_mask or args.normalize_cells:  # training statistics under the new scoring
+        if args.test_mask:
+            det.config_["test_mask"] = args.test_mask
+            det.test_keep_ = det._test_keep()
+        if args.normalize_cells:
+            det.config_["normalize_cells"] = args.normalize_cells == "yes"
+        det._fit_scoring(det._events(train.videos, training=False))
     start = time.perf_counter()
     scores = det.score_frames(test.videos)
     score_s = time.perf_counter() - start

@@ -59,7 +59,8 @@ from pyvad.synthetic_anomalies import SyntheticAnomalies
 from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable, trainer_arguments
 from pyvad.video import Video, as_videos
 
-__all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "frame_table", "token_weights", "video_component_maps"]
+__all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "cell_statistics", "frame_table", "normalized_cells",
+           "token_weights", "video_component_maps"]
 
 _ARCHITECTURE = dict(encoder_dim=256, encoder_depth=3, encoder_heads=4, decoder_dim=128, decoder_depth=3,
                      decoder_heads=4, student_branch=1, student_depth=1, mlp_ratio=2.0, dropout=0.1,
@@ -70,6 +71,9 @@ _PAPER = dict(
     anomaly_probability=0.25, teacher_epochs=100, student_epochs=40, batch_size=100, lr=1e-4,
     optimizer="adam", distillation_loss="weighted", score_weights=(0.4, 0.3, 0.3),
     filter_sigma_spatial=1.0, filter_sigma_temporal=2.0, smoothing_sigma=11.0, smoothing_window=37,
+    # Not in the paper (it takes the maximum of the raw maps): chosen with a rule written down
+    # before the runs, on a label-free proxy (benchmarks/RESULTS.md, session 11).
+    normalize_cells=True,
     architecture=_ARCHITECTURE,
 )
 
@@ -322,8 +326,42 @@ def video_component_maps(
     return videos
 
 
+def cell_statistics(maps: Sequence[Mapping[str, np.ndarray]]) -> dict[str, list]:
+    """Mean and standard deviation of every token cell of the filtered maps over all frames.
+
+    Parameters
+    ----------
+    maps : sequence of mapping of str to ndarray
+        Per video, the filtered component maps (see :func:`video_component_maps`).
+
+    Returns
+    -------
+    dict of str to [mean, scale]
+        For every map component (not the class probability): two ``(gh, gw)`` nested lists
+        (JSON, for :meth:`MaskedAEDetector.export`), the scale floored at a millionth of
+        the mean scale so that a constant cell cannot divide by zero.
+    """
+    statistics = {}
+    for name, first in maps[0].items():
+        if first.ndim > 1:
+            stacked = np.concatenate([video[name] for video in maps])
+            scale = stacked.std(axis=0)
+            scale = np.maximum(scale, 1e-6 * max(float(scale.mean()), np.finfo(np.float64).tiny))
+            statistics[name] = [stacked.mean(axis=0).tolist(), scale.tolist()]
+    return statistics
+
+
+def normalized_cells(maps: Mapping[str, np.ndarray], statistics: Mapping[str, Sequence] | None) -> dict[str, np.ndarray]:
+    """One video's filtered maps with every cell z-scored by :func:`cell_statistics` (None: unchanged)."""
+    if not statistics:
+        return dict(maps)
+    return {name: (values - np.asarray(statistics[name][0])) / np.asarray(statistics[name][1])
+            if name in statistics else values for name, values in maps.items()}
+
+
 def frame_table(
-    outputs: Mapping[str, np.ndarray], events: EventSet, sigma_spatial: float, sigma_temporal: float
+    outputs: Mapping[str, np.ndarray], events: EventSet, sigma_spatial: float, sigma_temporal: float,
+    cell_statistics: Mapping[str, Sequence] | None = None,
 ) -> ScoreTable:
     """AED-MAE post-processing: filtered component maps reduced to one row per frame.
 
@@ -331,6 +369,9 @@ def frame_table(
     ----------
     outputs, events, sigma_spatial, sigma_temporal
         See :func:`video_component_maps`.
+    cell_statistics : mapping, optional
+        Per-cell training statistics (:func:`cell_statistics`): each cell is z-scored
+        before the frame maximum.
 
     Returns
     -------
@@ -338,7 +379,8 @@ def frame_table(
         Frame-level components: the frame maximum of each filtered map, and the
         temporally filtered class probability.
     """
-    maps = video_component_maps(outputs, events, sigma_spatial, sigma_temporal)
+    maps = [normalized_cells(video, cell_statistics)
+            for video in video_component_maps(outputs, events, sigma_spatial, sigma_temporal)]
     scores = {
         name: [m[name].reshape(len(m[name]), -1).max(axis=1) if m[name].ndim > 1 else m[name] for m in maps]
         for name in outputs
@@ -416,6 +458,11 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         alpha, beta, gamma of Eq. 6 for ``teacher_error``, ``ts_gap``, ``class_prob``.
     filter_sigma_spatial, filter_sigma_temporal : float, optional
         3-D Gaussian filter of the per-token maps (in tokens and frames; 0 disables).
+    normalize_cells : bool, optional
+        Z-score every token cell of the filtered teacher-error and teacher-student maps with
+        that cell's mean and standard deviation over the training frames, before the frame
+        maximum. On by default (not in the paper, which takes the maximum of the raw maps):
+        with a fixed test mask, the raw maxima sit on a few always-hidden background cells.
     smoothing_sigma : float, optional
         Temporal Gaussian of the default fusion, in frames.
     smoothing_window : int, optional
@@ -460,6 +507,9 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         ``"per_frame"`` the bank of masks the frames choose from.
     history_ : dict of str to list of dict
         Per-epoch training logs of the ``teacher`` and ``student`` stages.
+    cell_statistics_ : dict or None
+        With ``normalize_cells``: per map component, the training mean and standard
+        deviation of every token cell (see :func:`cell_statistics`); else None.
     fusion_ : ScoreFusion
         Fitted fusion.
     training_frame_scores_ : list of ndarray
@@ -502,6 +552,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "score_weights": ["array-like", None],
         "filter_sigma_spatial": [Interval(Real, 0, None, closed="left"), None],
         "filter_sigma_temporal": [Interval(Real, 0, None, closed="left"), None],
+        "normalize_cells": ["boolean", None],
         "smoothing_sigma": [Interval(Real, 0, None, closed="neither"), None],
         "smoothing_window": [Interval(Integral, 1, None, closed="left"), None],
         "architecture": [dict, None],
@@ -543,6 +594,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         score_weights: Sequence[float] | None = None,
         filter_sigma_spatial: float | None = None,
         filter_sigma_temporal: float | None = None,
+        normalize_cells: bool | None = None,
         smoothing_sigma: float | None = None,
         smoothing_window: int | None = None,
         architecture: dict | None = None,
@@ -581,6 +633,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.score_weights = score_weights
         self.filter_sigma_spatial = filter_sigma_spatial
         self.filter_sigma_temporal = filter_sigma_temporal
+        self.normalize_cells = normalize_cells
         self.smoothing_sigma = smoothing_sigma
         self.smoothing_window = smoothing_window
         self.architecture = architecture
@@ -716,6 +769,15 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.net_ = net.eval()
         self.test_keep_ = self._test_keep()
         self.components_ = [c for c in _COMPONENTS if self._has_component(c)]
+        return self._fit_scoring(events)
+
+    def _fit_scoring(self, events: FrameEvents) -> ScoreTable:
+        """Fit what scoring learns from the training frames, the per-cell statistics and then the
+        fusion, and return the training frames' table (also after a change of test-time settings)."""
+        self.cell_statistics_ = None
+        if self.config_["normalize_cells"]:
+            maps = next(self._scored_videos(events, partial(video_component_maps, **self._sigmas())))
+            self.cell_statistics_ = cell_statistics(maps)
         table = self.transform(events)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
         self.fusion_.fit(table)
@@ -885,6 +947,11 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return {"sigma_spatial": self.config_["filter_sigma_spatial"],
                 "sigma_temporal": self.config_["filter_sigma_temporal"]}
 
+    def _postprocess_params(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`frame_table` for this detector."""
+        # models saved before normalize_cells existed have no statistics: scored as they were
+        return {**self._sigmas(), "cell_statistics": getattr(self, "cell_statistics_", None)}
+
     def transform(self, X: Any) -> ScoreTable:
         """Raw AED-MAE score components of every frame.
 
@@ -903,7 +970,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             probability, with the class head).
         """
         check_is_fitted(self, "net_")
-        return ScoreTable.concat(list(self._scored_videos(X, partial(frame_table, **self._sigmas()))))
+        return ScoreTable.concat(list(self._scored_videos(X, partial(frame_table, **self._postprocess_params()))))
 
     def _scoring_graph(self) -> ScoringGraph:
         """The scorer on frame stacks of the fitted size (for :meth:`export`); filtering stays outside."""
@@ -911,13 +978,15 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         shape = (len(offsets), *self.config_["image_size"], self.net_kwargs_["in_channels"] // len(offsets))
         scorer = self._scorer(self.net_, offsets)
         extractor = clone(self.extractor_).set_params(motion=None)
-        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, frame_table, self._sigmas(), extractor)
+        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, frame_table, self._postprocess_params(),
+                            extractor)
 
     def score_maps(self, X: Any) -> list[np.ndarray]:
         """Pixel anomaly maps (Eq. 6 after 3-D filtering), at the size of the input frames.
 
-        Each component map is normalised like the fusion does (training mean and scale)
-        and weighted by the fusion weights; the class probability is added to every pixel.
+        Each component map is normalised cell by cell (with ``normalize_cells``), then like
+        the fusion does (training mean and scale), and weighted by the fusion weights; the
+        class probability is added to every pixel.
 
         Parameters
         ----------
@@ -930,7 +999,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """
         check_is_fitted(self, "net_")
         def pixel_maps(outputs: dict[str, np.ndarray], events: FrameEvents) -> list[np.ndarray]:
-            return [self._pixel_maps(components, events.frame_sizes[video])
+            statistics = self._postprocess_params()["cell_statistics"]
+            return [self._pixel_maps(normalized_cells(components, statistics), events.frame_sizes[video])
                     for video, components in enumerate(video_component_maps(outputs, events, **self._sigmas()))]
 
         return [maps for part in self._scored_videos(X, pixel_maps) for maps in part]
