@@ -276,15 +276,17 @@ class _BackgroundReader:
         try:
             for chunk in video.iter_chunks(chunk_size):
                 if self._stop.is_set():
-                    return
+                    raise RuntimeError(f"reading video {video.name!r} was stopped")
                 self.padded[row : row + len(chunk)] = resize_frames(chunk, size)
                 if row == before:
                     self.padded[:before] = self.padded[before]
                 row += len(chunk)
                 self._publish(row)
+            if row == before:
+                raise InvalidVideoError(f"video {video.name!r} has no frames")
             self.padded[row:] = self.padded[row - 1]
             self._publish(len(self.padded))
-        except BaseException as error:  # handed to the reading thread by _wait()
+        except BaseException as error:  # re-raised by _wait() in the thread that scores
             with self._condition:
                 self._error = error
                 self._condition.notify_all()
