@@ -37,6 +37,7 @@ from _common import default_ped2_root, write_result
 from pyvad.datasets import load_dataset
 from pyvad.methods import get_method
 from pyvad.metrics import macro_auc, micro_auc
+from pyvad.synthetic_anomalies import SyntheticAnomalies
 
 HELD_OUT = (1, 6, 12)
 APPEARANCE, SPEED = 1, 2
@@ -141,13 +142,15 @@ def proxy_arguments(description: str, script: str) -> argparse.ArgumentParser:
 def main() -> None:
     parser = proxy_arguments(__doc__.splitlines()[0], "<method>_proxy")
     parser.add_argument("--method", default="maskedae", help="a pyvad method name (default: maskedae)")
-    parser.add_argument("--params", default="{}", help='extra detector parameters as JSON, e.g. \'{"offsets": [0]}\'')
+    parser.add_argument("--params", default="{}", help='extra detector parameters as JSON, e.g. \'{"offsets": [0]}\'; '
+                        'an "anomalies" object gives SyntheticAnomalies arguments, e.g. {"anomalies": {"size_range": [0.1, 0.25]}}')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     fit_videos, videos, kinds = proxy_split(args.root, args.seed, args.proxy)
     params = json.loads(args.params)
-    det = get_method(args.method)(preset=args.preset, random_state=args.seed, **params)
+    built = {**params, "anomalies": SyntheticAnomalies(**params["anomalies"])} if "anomalies" in params else params
+    det = get_method(args.method)(preset=args.preset, random_state=args.seed, **built)
     start = time.perf_counter()
     det.fit(fit_videos)
     fit_s = time.perf_counter() - start
