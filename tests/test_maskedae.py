@@ -204,6 +204,27 @@ def test_synthetic_anomalies_are_deterministic_by_seed():
     np.testing.assert_array_equal(first[1], second[1])
 
 
+@pytest.mark.parametrize("match_colour", [True, False])
+def test_synthetic_anomalies_on_grey_footage_are_grey_when_told(match_colour):
+    frames = np.full((3, 32, 48, 3), 90, np.uint8)
+    anomalies = SyntheticAnomalies(sources=("shapes", "textures"), match_colour=match_colour)
+    chroma = []
+    for seed in range(6):
+        pasted, mask = anomalies.paste(frames, (-3, 0, 3), np.random.default_rng(seed))
+        inside = pasted[1][mask > 0].astype(int)
+        chroma.append(np.abs(inside - inside[:, :1]).max())
+    assert (max(chroma) == 0) == match_colour
+
+
+def test_synthetic_anomalies_matching_colour_keep_their_colours_on_colour_footage():
+    frames = np.full((3, 32, 48, 3), 90, np.uint8)
+    frames[..., 0] = 120  # a colour cast: not grey footage
+    anomalies = SyntheticAnomalies(sources=("shapes",), match_colour=True)
+    pasted, mask = anomalies.paste(frames, (0, 3, 6), np.random.default_rng(1))
+    inside = pasted[0][mask > 0].astype(int)
+    assert np.abs(inside - inside[:, :1]).max() > 0
+
+
 def test_training_samples_with_anomalies_keep_the_clean_target_and_the_mask(data):
     train, _ = data
     events = WholeFrames(image_size=(16, 24)).fit_transform(train.videos)
