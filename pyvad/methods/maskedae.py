@@ -441,8 +441,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     anomaly_probability : float, optional
         Probability that a training sample gets a synthetic anomaly (paper 0.25).
     anomalies : SyntheticAnomalies, optional
-        Sources and sizes of the synthetic anomalies; default procedural shapes, textures
-        and cut-outs of other training frames (no download).
+        Sources and sizes of the synthetic anomalies; default person-sized procedural
+        shapes, textures and cut-outs of other training frames (no download).
     teacher_epochs, student_epochs : int, optional
         Epochs of the two stages (paper 100 and 40).
     batch_size : int, optional
