@@ -358,7 +358,7 @@ def _restore_rng_state(state: Mapping[str, Any]) -> None:
     np.random.set_state(
         {
             "bit_generator": "MT19937",
-            "state": {"key": np_saved["key"].numpy().astype(np.uint32), "pos": np_saved["pos"]},
+            "state": {"key": np_saved["key"].cpu().numpy().astype(np.uint32), "pos": np_saved["pos"]},
             "has_gauss": np_saved["has_gauss"],
             "gauss": np_saved["gauss"],
         }

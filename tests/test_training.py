@@ -98,6 +98,38 @@ def test_resuming_a_finished_stage_returns_its_weights_without_training(tmp_path
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
 
 
+class _OnAnotherDevice:
+    """Stands in for a tensor that ``torch.load(map_location="cuda")`` put on a GPU: no ``numpy()``."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self._tensor = tensor
+
+    def numpy(self) -> np.ndarray:
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    def cpu(self) -> torch.Tensor:
+        return self._tensor
+
+
+def test_resume_restores_random_state_loaded_onto_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression (H100, session 13): resuming on CUDA failed on the NumPy RNG key that map_location moved.
+    data = _regression_data()
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(checkpoint_dir=tmp_path, callbacks=[_KillAfter(0)]).fit(_tiny_model(), _mse, data)
+    load = torch.load
+
+    def load_onto_gpu(*args, **kwargs):
+        ckpt = load(*args, **kwargs)
+        ckpt["rng"]["numpy"]["key"] = _OnAnotherDevice(ckpt["rng"]["numpy"]["key"])
+        ckpt["rng"]["torch"] = _OnAnotherDevice(ckpt["rng"]["torch"])
+        return ckpt
+
+    monkeypatch.setattr(torch, "load", load_onto_gpu)
+    resumed = _trainer(checkpoint_dir=tmp_path, resume=True)
+    resumed.fit(_tiny_model(), _mse, data)
+    assert resumed.start_epoch_ == 1
+
+
 def test_a_corrupt_checkpoint_gives_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "fit-last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ModelFileError, match="fit-last.pt"):
