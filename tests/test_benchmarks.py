@@ -98,3 +98,23 @@ def test_run_all_report_says_where_an_ensembles_members_were_fitted(monkeypatch:
     assert report._fitted_where(runs[0], runs) == " on Some GPU"
     assert report._fitted_where(runs[2], runs) == " (members' fits, on Some GPU)"
     assert report._fitted_where(runs[3], runs) == ""  # fitted here, in the run itself
+
+
+def test_ensemble_swap_recovers_the_members_scales_and_refuses_a_smoothed_ensemble(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from pyvad.ensemble import combine_member_scores
+
+    swap = _load_script("ensemble_swap_member", monkeypatch)
+    rng = np.random.default_rng(0)
+    videos = [rng.normal(size=(60, 3)) * [1.0, 5.0, 0.2] for _ in range(4)]
+    mean, scale, weights = np.array([0.5, -2.0, 3.0]), np.array([0.7, 4.0, 0.1]), np.full(3, 1 / 3)
+    members = np.concatenate(videos)
+    plain = np.concatenate(combine_member_scores(videos, mean, scale, weights))
+    coefficients, _ = swap.affine_coefficients(members, plain)
+    np.testing.assert_allclose(weights / coefficients[1:], scale)
+    np.testing.assert_allclose(coefficients[0], -(weights * mean / scale).sum())
+    smoothed = np.concatenate(combine_member_scores(videos, mean, scale, weights, smoothing="gaussian"))
+    with pytest.raises(SystemExit, match="not affine"):
+        swap.affine_coefficients(members, smoothed)
