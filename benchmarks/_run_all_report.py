@@ -80,15 +80,21 @@ def _paper(dataset: str, method: str) -> str:
 def _fitted_where(run: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     """Where a model loaded with ``--use-fitted`` was fitted ('' when fitted in the run itself).
 
-    An ensemble's fit time is the sum of its reused members' fits: it names the machines
-    those members were fitted on, found in their own rows of ``runs``.
+    A run's ``fit_where`` (added to its JSON by hand, for a fit that a lease's end moved from one
+    machine to another) wins. An ensemble's fit time is the sum of its reused members' fits: it
+    names the machines those members were fitted on (``members_fitted_on``, recorded when the
+    ensemble ran; for older runs, looked up in the members' current rows of ``runs``).
     """
+    if "fit_where" in run:
+        return f" {run['fit_where']}"
     machine = run.get("fitted_on")
     if machine is not None:
         return f" on {machine.get('gpu') or machine['cpu']}"
-    members = [r for r in runs if r["dataset"] == run["dataset"] and r["preset"] == run["preset"]
-               and r["method"] in run.get("members_reused", ())]
-    places = sorted({r["fitted_on"].get("gpu") or r["fitted_on"]["cpu"] for r in members if "fitted_on" in r})
+    places = run.get("members_fitted_on")
+    if places is None:
+        members = [r for r in runs if r["dataset"] == run["dataset"] and r["preset"] == run["preset"]
+                   and r["method"] in run.get("members_reused", ())]
+        places = sorted({r["fitted_on"].get("gpu") or r["fitted_on"]["cpu"] for r in members if "fitted_on" in r})
     return f" (members' fits, on {' and '.join(places)})" if places else ""
 
 

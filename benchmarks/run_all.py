@@ -293,19 +293,22 @@ def load_fitted(dataset: str, method: str, preset: str) -> tuple[Any, dict[str, 
     return pyvad.load(model), json.loads(record.read_text())
 
 
-def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str, Any], float]:
+def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str, Any], float, list[str]]:
     """Saved member models (of this invocation's method rows, or of ``--fit-only`` with
-    ``--use-fitted``) and the sum of their fit times."""
+    ``--use-fitted``), the sum of their fit times, and the machines they were fitted on."""
     import pyvad
 
-    members, seconds = {}, 0.0
+    members, seconds, places = {}, 0.0, set()
     for name in names:
         members[name] = pyvad.load(model_path(dataset, name, preset))
         record = fit_record_path(dataset, name, preset)  # fitted by --fit-only, else by a method row
         if not record.is_file():
             record = RUN_DIR / f"{run_name(dataset, name, preset)}.json"
-        seconds += json.loads(record.read_text())["fit_seconds"]
-    return members, seconds
+        fit = json.loads(record.read_text())
+        seconds += fit["fit_seconds"]
+        machine = fit.get("fitted_on", fit["machine"])  # a run row scored elsewhere names its fitting machine
+        places.add(machine.get("gpu") or machine["cpu"])
+    return members, seconds, sorted(places)
 
 
 def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threads: int | None,
@@ -323,7 +326,7 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         torch.set_num_threads(threads)
     train, test = load_dataset(dataset, root)
     boxes = vec_boxes(dataset, root)
-    fitted_members, member_seconds = load_members(dataset, preset, list(reuse))
+    fitted_members, member_seconds, member_places = load_members(dataset, preset, list(reuse))
     fitted = load_fitted(dataset, method, preset) if use_fitted and method in ENSEMBLE_MEMBERS else None
     load_before = os.getloadavg()
     if fitted is not None:
@@ -350,7 +353,8 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         "test_frames": test.n_frames,
         **metrics,
         "fit_seconds": fit_seconds,
-        **({"members_reused": list(reuse), "fit_seconds_own": own_fit_seconds} if reuse else {}),
+        **({"members_reused": list(reuse), "members_fitted_on": member_places, "fit_seconds_own": own_fit_seconds}
+           if reuse else {}),
         **({"fitted_on": fit_record["machine"], "fit_record": fit_record} if fit_record else {}),
         "scoring_fps": test.n_frames / score_seconds,
         "peak_rss_mb": peak_rss_mb(),

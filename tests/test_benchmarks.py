@@ -61,6 +61,9 @@ def test_run_all_fits_with_training_videos_only_and_reloads_the_model(tmp_path: 
     assert record["train_frames"] == 24 and record["fit_seconds"] > 0 and "cpu" in record["machine"]
     assert [len(s) for s in detector.score_frames(train.videos)] == [12, 12]
     assert run_all.load_fitted("ped2", "pkgnet", "fast") is None
+    members, seconds, places = run_all.load_members("ped2", "default", ["baseline"])
+    assert list(members) == ["baseline"] and seconds == record["fit_seconds"]
+    assert places == [record["machine"]["cpu"]]
 
 
 def test_run_all_checkpoint_dir_reaches_each_detectors_trainer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,6 +101,10 @@ def test_run_all_report_says_where_an_ensembles_members_were_fitted(monkeypatch:
     assert report._fitted_where(runs[0], runs) == " on Some GPU"
     assert report._fitted_where(runs[2], runs) == " (members' fits, on Some GPU)"
     assert report._fitted_where(runs[3], runs) == ""  # fitted here, in the run itself
+    # what the ensemble recorded wins over the members' current rows (which a later refit changes)
+    recorded = {**runs[2], "members_fitted_on": ["Old GPU"]}
+    assert report._fitted_where(recorded, runs) == " (members' fits, on Old GPU)"
+    assert report._fitted_where({**runs[0], "fit_where": "on two machines"}, runs) == " on two machines"
 
 
 def test_ensemble_swap_recovers_the_members_scales_and_refuses_a_smoothed_ensemble(
