@@ -48,6 +48,11 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def machine_name(info: dict[str, Any]) -> str:
+    """The short name of a :func:`machine` record: its GPU when it had one, else its CPU."""
+    return info.get("gpu") or info["cpu"]
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (Linux: ru_maxrss is KiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import REPO
+from _common import REPO, machine_name
 
 PLOTS_DIR = REPO / "benchmarks" / "plots"
 DATASET_ORDER = ("ped2", "avenue", "shanghaitech", "ubnormal")
@@ -89,12 +89,12 @@ def _fitted_where(run: dict[str, Any], runs: list[dict[str, Any]]) -> str:
         return f" {run['fit_where']}"
     machine = run.get("fitted_on")
     if machine is not None:
-        return f" on {machine.get('gpu') or machine['cpu']}"
+        return f" on {machine_name(machine)}"
     places = run.get("members_fitted_on")
     if places is None:
         members = [r for r in runs if r["dataset"] == run["dataset"] and r["preset"] == run["preset"]
                    and r["method"] in run.get("members_reused", ())]
-        places = sorted({r["fitted_on"].get("gpu") or r["fitted_on"]["cpu"] for r in members if "fitted_on" in r})
+        places = sorted({machine_name(r["fitted_on"]) for r in members if "fitted_on" in r})
     return f" (members' fits, on {' and '.join(places)})" if places else ""
 
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import RESULTS_DIR, default_ped2_root, machine, peak_rss_mb, write_result
+from _common import RESULTS_DIR, default_ped2_root, machine, machine_name, peak_rss_mb, write_result
 
 RUN_DIR = RESULTS_DIR / "run_all"
 MODEL_DIR = RUN_DIR / "models"
@@ -306,8 +306,7 @@ def load_members(dataset: str, preset: str, names: list[str]) -> tuple[dict[str,
             record = RUN_DIR / f"{run_name(dataset, name, preset)}.json"
         fit = json.loads(record.read_text())
         seconds += fit["fit_seconds"]
-        machine = fit.get("fitted_on", fit["machine"])  # a run row scored elsewhere names its fitting machine
-        places.add(machine.get("gpu") or machine["cpu"])
+        places.add(machine_name(fit.get("fitted_on", fit["machine"])))  # a row scored elsewhere names its fitting machine
     return members, seconds, sorted(places)
 
 
