@@ -1,13 +1,16 @@
 """An ensemble row of ``run_all.py`` recomputed with one member replaced, without refitting the others.
 
-    python benchmarks/ensemble_swap_member.py MEMBER NEW_SCORES NEW_MODEL [--preset ped2] [--output JSON]
+    python benchmarks/ensemble_swap_member.py MEMBER NEW_SCORES NEW_MODEL [--old-scores NPZ] [--preset ped2]
+        [--output JSON]
 
 ``DetectorEnsemble`` (default smoothing ``"none"``) scores a frame as ``sum_i w_i (s_i - mean_i) / scale_i``:
 an affine function of its members' frame scores. ``run_all.py`` stores the test scores of the
 ensemble and of every member (``.npz``) but not the members' training statistics, so this script
 
 1. recovers the ensemble's coefficients ``w_i / scale_i`` and its constant by least squares from
-   the stored scores, and stops unless the fit is exact (an ensemble that smooths is not affine);
+   the stored scores, and stops unless the fit is exact (an ensemble that smooths is not affine,
+   and once ``run_all.py`` has rerun the replaced member, ``--old-scores`` must name a copy of
+   the scores the ensemble was built from);
 2. replaces the coefficient of ``MEMBER`` by ``w / scale_new``, with ``scale_new`` computed, as the
    ensemble does, from the new model's training-frame scores (``NEW_MODEL``, a saved detector);
 3. combines the stored scores of the other members with ``NEW_SCORES`` (the new member's test
@@ -62,6 +65,8 @@ def main() -> None:
     parser.add_argument("member", choices=MEMBERS, help="the member to replace")
     parser.add_argument("new_scores", type=Path, help="the new member's test scores (.npz of run_all.py)")
     parser.add_argument("new_model", type=Path, help="the new member's saved model (.pyvad)")
+    parser.add_argument("--old-scores", type=Path,
+                        help="test scores of the member as it was in the ensemble (default: its run_all.py .npz)")
     parser.add_argument("--preset", default="ped2", help="run_all.py preset of the ensemble row (default: %(default)s)")
     parser.add_argument("--root", default=str(default_ped2_root()), help="Ped2 folder (default: %(default)s)")
     parser.add_argument("--output", type=Path, help="JSON path (default: benchmarks/results/ensemble_swap_<member>.json)")
@@ -69,9 +74,16 @@ def main() -> None:
 
     test = load_dataset("ped2", Path(args.root))[1]
     names = list(test.names)
-    lengths = [len(labels) for labels in test.frame_labels]
+    boundaries = np.cumsum([len(labels) for labels in test.frame_labels])[:-1]
+
+    def per_video(flat: np.ndarray) -> list[np.ndarray]:
+        return np.split(flat, boundaries)
+
     ensemble = stacked(RUN_DIR / f"{run_name('ped2', 'ensemble', args.preset)}.npz", names)
-    members = np.column_stack([stacked(RUN_DIR / f"{run_name('ped2', m, args.preset)}.npz", names) for m in MEMBERS])
+    sources = {m: RUN_DIR / f"{run_name('ped2', m, args.preset)}.npz" for m in MEMBERS}
+    if args.old_scores is not None:
+        sources[args.member] = args.old_scores
+    members = np.column_stack([stacked(sources[m], names) for m in MEMBERS])
     coefficients, residual = affine_coefficients(members, ensemble)
     weights = np.full(len(MEMBERS), 1.0 / len(MEMBERS))  # run_all's ensemble row: equal weights
     old_scale = weights / coefficients[1:]
@@ -80,10 +92,9 @@ def main() -> None:
     new_scale = float(_zscore_scale(np.concatenate(model.training_frame_scores_))[1])
     position = MEMBERS.index(args.member)
     new_member = stacked(args.new_scores, names)
-    swapped = members.copy()
+    swapped, swapped_coefficients = members.copy(), coefficients[1:].copy()
     swapped[:, position] = new_member
-    combined = swapped @ np.where(np.arange(len(MEMBERS)) == position, weights / new_scale, coefficients[1:])
-    per_video = np.split(combined, np.cumsum(lengths)[:-1])
+    swapped_coefficients[position] = weights[position] / new_scale
 
     result = {
         "dataset": "ped2",
@@ -95,9 +106,9 @@ def main() -> None:
         "recovery_max_residual": residual,
         "members_scale_recovered": dict(zip(MEMBERS, old_scale.tolist())),
         "new_member_scale": new_scale,
-        "before": evaluate_scores(test, np.split(ensemble, np.cumsum(lengths)[:-1])),
-        "after": evaluate_scores(test, per_video),
-        "new_member_alone": evaluate_scores(test, np.split(new_member, np.cumsum(lengths)[:-1])),
+        "before": evaluate_scores(test, per_video(ensemble)),
+        "after": evaluate_scores(test, per_video(swapped @ swapped_coefficients)),
+        "new_member_alone": evaluate_scores(test, per_video(new_member)),
     }
     for row in ("before", "after", "new_member_alone"):
         print(f"{row:>17}: micro AUC {result[row]['micro_auc']:.4f}, macro AUC {result[row]['macro_auc']:.4f}, "
