@@ -13,11 +13,11 @@ from _common import REPO, machine_name
 
 PLOTS_DIR = REPO / "benchmarks" / "plots"
 DATASET_ORDER = ("ped2", "avenue", "shanghaitech", "ubnormal")
-METHOD_ORDER = ("ensemble_cv", "ensemble_xfit", "ensemble", "pkgnet", "cafe", "maskedae", "baseline")
+METHOD_ORDER = ("ensemble_cv", "ensemble", "ensemble_train", "pkgnet", "cafe", "maskedae", "baseline")
 CLASS_NAMES = {
     "ensemble_cv": "DetectorEnsemble + cross_validated_weights",
-    "ensemble_xfit": "DetectorEnsemble(..., statistics=\"cross_fit\")",
     "ensemble": "DetectorEnsemble(cafe, pkgnet, maskedae)",
+    "ensemble_train": "DetectorEnsemble(..., statistics=\"training\")",
     "pkgnet": "PKGNetDetector",
     "cafe": "CAFEDetector",
     "maskedae": "MaskedAEDetector",
@@ -37,9 +37,6 @@ FAST_DIFFERENCES = {
     "pkgnet": "15 of 120 epochs (all objects), 8-channel student (paper 64)",
     "maskedae": "40x80 input (paper 80x160), encoder 128 / decoder 64 wide, 10 + 4 of 100 + 40 epochs, "
                 "frames t-3, t, t+3 stacked (released code), synthetic anomalies without UBnormal",
-    "ensemble_cv": "uses test labels: weights per video chosen on the other test videos (nested leave-videos-out CV)",
-    "ensemble_xfit": "equal weights on fast members z-scored with held-out training videos (2-fold cross-fit)",
-    "ensemble": "equal weights on training-z-scored fast members",
     "baseline": "weight-free floor, not a paper method",
 }
 # What differs from the paper in a run of the paper's preset (beyond the teacher weights).
@@ -47,10 +44,10 @@ PAPER_DIFFERENCES = {
     "cafe": "paper schedule (50 epochs, student widths 64-512), teacher input 128 px",
     "pkgnet": "paper schedule (120 epochs, width 64)",
     "maskedae": "paper preset; synthetic anomalies without UBnormal",
-    "ensemble_cv": FAST_DIFFERENCES["ensemble_cv"],
-    "ensemble_xfit": "equal weights on paper-preset members z-scored with held-out training videos (2-fold cross-fit)",
-    "ensemble": "equal weights on training-z-scored paper-preset members",
 }
+# Where an ensemble row's z-score statistics came from (its JSON's ``statistics``).
+STATISTICS = {"cross_fit": "z-scored with held-out training videos (2-fold cross-fit)",
+              "training": "z-scored with their own training frames"}
 RESULTS_BEGIN, RESULTS_END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
 README_BEGIN, README_END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
 
@@ -139,7 +136,7 @@ def readme_table(runs: list[dict[str, Any]]) -> str:
         objects = "whole frames" if r["method"] in ("maskedae", "baseline") else r["foreground"]
         if r["method"].startswith("ensemble"):
             objects += " + whole frames"  # AED-MAE is a member
-        differences = FAST_DIFFERENCES[r["method"]] if r["preset"] in ("fast", "default") else PAPER_DIFFERENCES[r["method"]]
+        differences = _differences(r)
         if not r["weights"].startswith("none"):
             differences += f"; weights: {r['weights']}"
         lines.append(
@@ -148,6 +145,18 @@ def readme_table(runs: list[dict[str, Any]]) -> str:
             f"| {r['fit_seconds'] / 60:.1f} min{_fitted_where(r, runs)}, {r['scoring_fps']:.0f} fps | {differences} |")
     lines.append(README_END)
     return "\n".join(lines)
+
+
+def _differences(run: dict[str, Any]) -> str:
+    """What differs from the papers' setting in one run (an ensemble's: its weights and statistics)."""
+    fast = run["preset"] in ("fast", "default")
+    if not run["method"].startswith("ensemble"):
+        return (FAST_DIFFERENCES if fast else PAPER_DIFFERENCES)[run["method"]]
+    members = f"{'fast' if fast else 'paper-preset'} members {STATISTICS[run['statistics']]}"
+    if run["method"] == "ensemble_cv":
+        return ("uses test labels: weights per video chosen on the other test videos (nested leave-videos-out CV), "
+                f"on {members}")
+    return f"equal weights on {members}"
 
 
 def replace_between(path: Path, begin: str, end: str, block: str, *, append_if_missing: bool) -> None:

@@ -1,9 +1,9 @@
-"""An ensemble row of ``run_all.py`` recomputed with one member replaced, without refitting the others.
+"""The ``ensemble_train`` row of ``run_all.py`` recomputed with one member replaced, without refitting the others.
 
     python benchmarks/ensemble_swap_member.py MEMBER NEW_SCORES NEW_MODEL [--old-scores NPZ] [--preset ped2]
         [--output JSON]
 
-``DetectorEnsemble`` (default smoothing ``"none"``) scores a frame as ``sum_i w_i (s_i - mean_i) / scale_i``:
+``DetectorEnsemble(statistics="training")`` (default smoothing ``"none"``) scores a frame as ``sum_i w_i (s_i - mean_i) / scale_i``:
 an affine function of its members' frame scores. ``run_all.py`` stores the test scores of the
 ensemble and of every member (``.npz``) but not the members' training statistics, so this script
 
@@ -79,13 +79,13 @@ def main() -> None:
     def per_video(flat: np.ndarray) -> list[np.ndarray]:
         return np.split(flat, boundaries)
 
-    ensemble = stacked(RUN_DIR / f"{run_name('ped2', 'ensemble', args.preset)}.npz", names)
+    ensemble = stacked(RUN_DIR / f"{run_name('ped2', 'ensemble_train', args.preset)}.npz", names)
     sources = {m: RUN_DIR / f"{run_name('ped2', m, args.preset)}.npz" for m in MEMBERS}
     if args.old_scores is not None:
         sources[args.member] = args.old_scores
     members = np.column_stack([stacked(sources[m], names) for m in MEMBERS])
     coefficients, residual = affine_coefficients(members, ensemble)
-    weights = np.full(len(MEMBERS), 1.0 / len(MEMBERS))  # run_all's ensemble row: equal weights
+    weights = np.full(len(MEMBERS), 1.0 / len(MEMBERS))  # run_all's ensemble rows: equal weights
     old_scale = weights / coefficients[1:]
 
     model = pyvad.load(args.new_model)

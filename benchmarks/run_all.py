@@ -18,8 +18,9 @@ the results table of ``README.md``, and ``benchmarks/plots/<dataset>_{scores,roc
 
 Protocol: every detector trains on the normal training videos only; test labels compute the
 metrics and nothing else. The ensembles use equal weights on members z-scored with their
-training scores (``ensemble``) or with held-out training videos (``ensemble_xfit``, 2-fold
-cross-fitting): no labels. The ``ensemble_cv`` row uses labels (nested leave-videos-out weights).
+scores of held-out training videos (``ensemble``, ``DetectorEnsemble``'s default: 2-fold
+cross-fitting) or of their own training videos (``ensemble_train``): no labels. The
+``ensemble_cv`` row uses labels (nested leave-videos-out weights).
 Object-level methods use the VEC authors' released boxes when ``<root>/boxes_vec`` exists
 (the papers' kind of object detector), else the weight-free ``MotionForeground``. Fit time
 includes extraction of the training videos; scoring frames/s includes extraction of the test
@@ -27,7 +28,7 @@ videos; RBDC/TBDC need pixel masks and are computed afterwards (not timed).
 
 The method rows save their fitted models (``run_all/models/<run>.pyvad``, not committed); the
 ensemble rows of the same invocation load those members frozen instead of fitting them again,
-and report as fit time their own plus the members' fit times. ``ensemble_xfit`` still fits fresh
+and report as fit time their own plus the members' fit times. ``ensemble`` still fits fresh
 clones of every member on the folds of training videos for its held-out statistics.
 
 ``--fit-only`` fits and saves the method rows' models with a ``<run>.fit.json`` record (fit time,
@@ -54,9 +55,9 @@ from _common import RESULTS_DIR, default_ped2_root, machine, machine_name, peak_
 RUN_DIR = RESULTS_DIR / "run_all"
 MODEL_DIR = RUN_DIR / "models"
 DATASETS = ("ped2", "avenue", "shanghaitech", "ubnormal")
-METHODS = ("baseline", "cafe", "pkgnet", "maskedae", "ensemble", "ensemble_xfit")
+METHODS = ("baseline", "cafe", "pkgnet", "maskedae", "ensemble", "ensemble_train")
 ENSEMBLE_MEMBERS = ("cafe", "pkgnet", "maskedae")
-OBJECT_METHODS = ("cafe", "pkgnet", "ensemble", "ensemble_xfit")  # methods (or members) that crop object boxes
+OBJECT_METHODS = ("cafe", "pkgnet", "ensemble", "ensemble_train")  # methods (or members) that crop object boxes
 # Presets that exist per method ("fast" everywhere, the paper's per data set otherwise).
 PAPER_PRESETS = {
     "cafe": ("ped2", "avenue", "shanghaitech"),
@@ -122,7 +123,7 @@ def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed:
         return PKGNetDetector(preset, extractor=extractor, random_state=seed)
     if method == "maskedae":
         return MaskedAEDetector(preset, random_state=seed)
-    if method in ("ensemble", "ensemble_xfit"):
+    if method in ("ensemble", "ensemble_train"):
         from sklearn.frozen import FrozenEstimator
 
         from pyvad.ensemble import DetectorEnsemble
@@ -130,7 +131,7 @@ def build_detector(method: str, preset: str, boxes: dict[str, Any] | None, seed:
         fitted_members = fitted_members or {}
         members = [(name, FrozenEstimator(fitted_members[name]) if name in fitted_members
                     else build_detector(name, preset, boxes, seed)) for name in ENSEMBLE_MEMBERS]
-        return DetectorEnsemble(members, statistics="cross_fit" if method == "ensemble_xfit" else "training")
+        return DetectorEnsemble(members, **({"statistics": "training"} if method == "ensemble_train" else {}))
     raise ValueError(f"unknown method {method!r}")
 
 
@@ -355,6 +356,7 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         **({"members_reused": list(reuse), "members_fitted_on": member_places, "fit_seconds_own": own_fit_seconds}
            if reuse else {}),
         **({"fitted_on": fit_record["machine"], "fit_record": fit_record} if fit_record else {}),
+        **({"statistics": detector.statistics_} if hasattr(detector, "statistics_") else {}),
         "scoring_fps": test.n_frames / score_seconds,
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),

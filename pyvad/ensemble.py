@@ -3,8 +3,9 @@
 Detectors look at different cues (appearance, motion, objects, whole frames), so their
 mistakes differ and a combination can beat each of them. :class:`DetectorEnsemble` fits
 every member on the same training videos, puts the members' frame scores on one scale with
-statistics of the **training** videos (a z-score per member), and adds them with weights:
-equal by default, so no label is needed.
+statistics of the **training** videos (a z-score per member; by default each member's scores
+of training videos held out of its fit), and adds them with weights: equal by default, so
+no label is needed.
 
 :func:`cross_validated_weights` is the optional path that uses labels: weights chosen with
 :class:`~sklearn.model_selection.GridSearchCV` by nested leave-videos-out cross-validation
@@ -15,6 +16,7 @@ numbers are a different row of a results table than the equal-weight ensemble's.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -170,13 +172,14 @@ class EnsembleScoreMaps:
 class DetectorEnsemble(BaseDetector, _BaseComposition):
     """Several detectors fitted on the same videos, their frame scores z-scored and added.
 
-    ``fit`` fits a clone of every member on the same training videos, then keeps the mean
-    and standard deviation of each member's frame scores **on those training videos** (the
-    scores a member computed while fitting, ``training_frame_scores_``, are reused, so the
-    training videos are not scored a second time). Scoring z-scores every member's frame
-    scores with these statistics, adds them with ``weights`` and smooths each video
-    separately. No label is needed; for weights chosen on labelled videos see
-    :func:`cross_validated_weights`.
+    ``fit`` fits a clone of every member on the training videos and learns, per member, the
+    mean and standard deviation of its frame scores on normal footage **it did not train
+    on**: by default the training videos are split into groups, and clones fitted on the
+    other groups score each group (``statistics="cross_fit"``, cross-fitting, as
+    :class:`~sklearn.calibration.CalibratedClassifierCV` calibrates on held-out folds).
+    Scoring z-scores every member's frame scores with these statistics, adds them with
+    ``weights`` and smooths each video separately. No label is needed; for weights chosen
+    on labelled videos see :func:`cross_validated_weights`.
 
     Parameters
     ----------
@@ -203,17 +206,22 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         ``"auto"`` ...), set on the members at ``fit`` and, when changed later with
         ``set_params``, on the fitted members too, so ``pyvad.load(path, device="cpu")``
         scores a GPU-trained ensemble on a CPU. ``None``: members keep their own.
-    statistics : {"training", "cross_fit"}, default="training"
-        Where each member's z-score mean and scale come from. ``"training"``: the member's
-        scores of its own training videos. ``"cross_fit"``: scores of training videos the
-        member did not see -- the training videos are split into ``n_folds`` groups of whole
-        videos, a clone of every member is fitted on the other groups and scores the held-out
-        group. Members fit their training videos better than new normal footage, each to a
-        different degree, so held-out statistics put them on a fairer common scale; the cost
-        is ``n_folds`` extra fits of every member on part of the videos. Still no labels.
-        A member wrapped in :class:`~sklearn.frozen.FrozenEstimator` keeps its fitted model
-        for scoring; its held-out scores come from unfitted clones of that model's
-        configuration, fitted on the folds.
+    statistics : {"auto", "cross_fit", "training"}, default="auto"
+        Where each member's z-score mean and scale come from. ``"cross_fit"``: scores of
+        training videos the member did not see -- the training videos are split into
+        ``n_folds`` groups of whole videos, a clone of every member is fitted on the other
+        groups and scores the held-out group. ``"training"``: the member's scores of its own
+        training videos. Members fit their training videos better than new normal footage,
+        each to a different degree (a member trained longer can score unseen normal frames
+        many of its training standard deviations high), so in-sample statistics let the
+        member that overfits most outvote the others; held-out statistics measure every
+        member on footage it has not seen, as new footage will be. The cost is ``n_folds``
+        extra fits of every member on part of the videos. Neither uses labels.
+        ``"auto"``: ``"cross_fit"`` when there are at least ``n_folds`` training videos,
+        else ``"training"`` with a warning. A member wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator` keeps its fitted model for scoring; its
+        held-out scores come from unfitted clones of that model's configuration, fitted on
+        the folds.
     n_folds : int, default=2
         Groups of training videos for ``statistics="cross_fit"``.
     cache_videos : bool, default=True
@@ -232,9 +240,11 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         The fitted clones of the members, by name, in the order of ``detectors``.
     weights_ : ndarray of shape (n_detectors,)
         The members' weights, scaled to sum to 1.
+    statistics_ : {"cross_fit", "training"}
+        The statistics used (what ``statistics="auto"`` chose).
     mean_ : ndarray of shape (n_detectors,)
         Mean of every member's frame scores over the training frames (held-out scores with
-        ``statistics="cross_fit"``).
+        ``statistics_ == "cross_fit"``).
     scale_ : ndarray of shape (n_detectors,)
         Their standard deviation (1 for a member whose scores are constant).
     training_frame_scores_ : list of ndarray
@@ -281,7 +291,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         "window": [Interval(Integral, 1, None, closed="left")],
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str, None],
-        "statistics": [StrOptions({"training", "cross_fit"})],
+        "statistics": [StrOptions({"auto", "cross_fit", "training"})],
         "n_folds": [Interval(Integral, 2, None, closed="left")],
         "cache_videos": ["boolean"],
     }
@@ -295,7 +305,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         window: int = 9,
         sigma: float | None = None,
         device: str | None = None,
-        statistics: Literal["training", "cross_fit"] = "training",
+        statistics: Literal["auto", "cross_fit", "training"] = "auto",
         n_folds: int = 2,
         cache_videos: bool = True,
         contamination: str | float = "auto",
@@ -375,14 +385,29 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         members = self._members()
         self.weights_ = _check_weights(self.weights, [name for name, _ in members])
         videos = self._shared(as_videos(X), len(members))
-        if self.statistics == "cross_fit":
+        self.statistics_ = self._statistics_for(len(videos))
+        if self.statistics_ == "cross_fit":
             reference = self._held_out_member_scores(videos, members)
         self.detectors_ = {name: self._place(clone(detector)).fit(videos, y) for name, detector in members}
-        if self.statistics == "training":
+        if self.statistics_ == "training":
             reference = self._training_member_scores(videos)
         self.mean_, self.scale_ = _zscore_scale(np.concatenate(reference))
         self.training_frame_scores_ = self._combine(reference, self.weights_)
         self.temporal_context_ = self._temporal_context()
+
+    def _statistics_for(self, n_videos: int) -> str:
+        """The statistics to use with ``n_videos`` training videos (resolves ``"auto"``)."""
+        if self.statistics != "auto":
+            return self.statistics
+        if n_videos >= self.n_folds:
+            return "cross_fit"
+        warnings.warn(
+            f"DetectorEnsemble: {n_videos} training video(s) cannot be split into n_folds={self.n_folds} "
+            "groups of whole videos, so each member's z-score statistics come from its own training "
+            "frames (statistics='training'). A member that fits its training footage much better than "
+            "new footage will then outweigh the others; give at least n_folds videos (cut a long video "
+            "into several) for held-out statistics.", UserWarning, stacklevel=4)
+        return "training"
 
     def _held_out_member_scores(self, videos: list[Video], members: list[tuple[str, Any]]) -> list[np.ndarray]:
         """Every member's scores of each training video, by a clone fitted on the other folds of videos."""
@@ -396,11 +421,22 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         matrices: list[np.ndarray] = [np.empty((0, 0))] * len(videos)
         for fit_rows, held_rows in KFold(self.n_folds).split(videos):
             held = [videos[i] for i in held_rows]
-            fold = {name: self._place(clone(detector)).fit([videos[i] for i in fit_rows]) for name, detector in templates}
+            fold = {name: self._fit_on_fold(name, detector, [videos[i] for i in fit_rows]) for name, detector in templates}
             scored = self._member_matrices(fold, held, lambda detector: detector.score_frames(held), "held-out frame scores")
             for index, matrix in zip(held_rows, scored):
                 matrices[index] = matrix
         return matrices
+
+    def _fit_on_fold(self, name: str, detector: Any, videos: list[Video]) -> Any:
+        """A fresh clone of ``detector`` fitted on one fold's videos; a failure names the member and fold."""
+        try:
+            return self._place(clone(detector)).fit(videos)
+        except Exception as error:
+            error.add_note(
+                f"DetectorEnsemble: raised while fitting member {name!r} on the cross-fit fold of training videos "
+                f"{[video.name for video in videos]} (statistics='cross_fit' fits every member on part of the "
+                "videos to measure its scores on footage it did not see; statistics='training' needs no such fit)")
+            raise
 
     def _temporal_context(self) -> tuple[int, int]:
         """Frames before and after ``t`` read to score ``t``, for :func:`pyvad.streaming.score_stream`.

@@ -84,11 +84,13 @@ def test_run_all_checkpoint_dir_reaches_each_detectors_trainer(tmp_path: Path, m
 def test_run_all_report_describes_every_method_of_both_preset_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     run_all = _load_script("run_all", monkeypatch)
     report = _load_script("_run_all_report", monkeypatch)
-    fast_rows = {m for _, m, _ in run_all.planned_runs(["ped2"], list(run_all.METHODS), fast=True, paper=False)}
-    paper_rows = {m for _, m, p in run_all.planned_runs(["ped2"], list(run_all.METHODS), fast=False, paper=True)
-                  if p not in ("fast", "default")}
-    assert fast_rows | {"ensemble_cv"} <= set(report.FAST_DIFFERENCES)
-    assert paper_rows | {"ensemble_cv"} <= set(report.PAPER_DIFFERENCES)
+    runs = run_all.planned_runs(["ped2"], list(run_all.METHODS), fast=True, paper=True)
+    runs += [(dataset, "ensemble_cv", preset) for dataset, method, preset in runs if method == "ensemble"]
+    for _, method, preset in runs:
+        row = {"method": method, "preset": preset, "statistics": "training" if method == "ensemble_train" else "cross_fit"}
+        assert report._differences(row), (method, preset)
+    cross_fitted = report._differences({"method": "ensemble_cv", "preset": "fast", "statistics": "cross_fit"})
+    assert cross_fitted.startswith("uses test labels") and "held-out training videos" in cross_fitted
 
 
 def test_run_all_report_says_where_an_ensembles_members_were_fitted(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,7 +62,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    return two_baselines().fit(data[0].videos)
+    return two_baselines(statistics="training").fit(data[0].videos)
 
 
 # ------------------------------------------------------------------------------ contract
@@ -106,7 +106,8 @@ def test_statistics_come_from_the_training_videos_not_from_the_scored_ones(fitte
 
 
 def test_members_training_scores_are_reused_not_recomputed(data):
-    ensemble = DetectorEnsemble([("red", ChannelMean(0)), ("green", ChannelMean(1))]).fit(data[0].videos)
+    ensemble = DetectorEnsemble([("red", ChannelMean(0)), ("green", ChannelMean(1))],
+                                statistics="training").fit(data[0].videos)
     assert [det.scored_batches_ for det in ensemble.detectors_.values()] == [[2], [2]]  # their own fit, nothing more
 
 
@@ -120,7 +121,8 @@ def test_each_member_scores_all_videos_in_one_call_as_it_would_alone(data):
 def test_frozen_members_are_used_as_fitted(fitted, data):
     train, test = data
     members = {name: clone(det).fit(train.videos) for name, det in fitted.detectors}
-    frozen = DetectorEnsemble([(name, FrozenEstimator(det)) for name, det in members.items()]).fit(train.videos)
+    frozen = DetectorEnsemble([(name, FrozenEstimator(det)) for name, det in members.items()],
+                              statistics="training").fit(train.videos)
     assert all(frozen.detectors_[name].estimator is det for name, det in members.items())
     np.testing.assert_allclose(frozen.score_samples(test.videos), fitted.score_samples(test.videos))
 
@@ -210,7 +212,7 @@ def test_save_and_load_give_identical_scores(fitted, data, tmp_path):
 def test_a_deep_member_round_trips_and_maps_are_the_weighted_z_scored_member_maps(data, tmp_path):
     train, test = data
     members = [("cafe", CAFEDetector("fast", **{**CAFE_TINY, "device": "auto"}, random_state=0)), ("red", ChannelMaps(0))]
-    ensemble = DetectorEnsemble(members, weights=[3, 1]).fit(train.videos)
+    ensemble = DetectorEnsemble(members, weights=[3, 1], statistics="training").fit(train.videos)
     loaded = pyvad.load(ensemble.save(tmp_path / "deep.pyvad"), trusted_classes=[ChannelMaps], device="cpu")
     assert loaded.detectors_["cafe"].device == "cpu" and ensemble.detectors_["cafe"].device == "auto"
     np.testing.assert_allclose(loaded.score_samples(test.videos), ensemble.score_samples(test.videos), atol=1e-6)
@@ -366,6 +368,32 @@ def test_cross_fit_statistics_come_from_videos_the_member_did_not_see(statistics
     # the final members are fitted on every training video
     assert ensemble.detectors_["memory"].seen_ == ["clip0", "clip1", "clip2", "clip3"]
     assert np.concatenate(ensemble.training_frame_scores_).mean() == pytest.approx(0.0)
+
+
+def test_default_statistics_are_cross_fitted_when_there_are_enough_videos():
+    ensemble = DetectorEnsemble([("memory", SeenVideos())]).fit(named_videos(4))
+    assert ensemble.statistics_ == "cross_fit"
+    assert ensemble.mean_ == pytest.approx([5.5])
+
+
+def test_default_statistics_fall_back_to_training_frames_with_a_warning_when_videos_are_too_few():
+    with pytest.warns(UserWarning, match=r"1 training video\(s\) cannot be split into n_folds=2"):
+        ensemble = DetectorEnsemble([("memory", SeenVideos())]).fit(named_videos(1))
+    assert ensemble.statistics_ == "training"
+    assert ensemble.mean_ == pytest.approx([0.5])
+
+
+class NeedsThreeVideos(SeenVideos):
+    def _fit(self, X: Any, y: Any = None) -> None:
+        if len(as_videos(X)) < 3:
+            raise ValueError("too few videos to learn from")
+        super()._fit(X, y)
+
+
+def test_a_member_failing_on_a_cross_fit_fold_is_named_with_the_fold():
+    with pytest.raises(ValueError, match="too few videos") as caught:
+        DetectorEnsemble([("picky", NeedsThreeVideos())]).fit(named_videos(4))
+    assert "member 'picky' on the cross-fit fold of training videos ['clip2', 'clip3']" in "".join(caught.value.__notes__)
 
 
 def test_cross_fit_needs_enough_videos():
