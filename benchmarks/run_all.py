@@ -188,6 +188,16 @@ def write_run(name: str, test: Any, scores: list[np.ndarray], result: dict[str, 
     return write_result(name, result, RUN_DIR / f"{name}.json")
 
 
+def member_statistics(ensemble: Any) -> dict[str, Any]:
+    """The statistics an ensemble used, its members' z-score mean and scale, and (label-free
+    diagnostic) the same of each member's scores of its own training frames."""
+    own = {name: [float(v) for v in (np.mean(np.concatenate(member.training_frame_scores_)),
+                                     np.std(np.concatenate(member.training_frame_scores_)))]
+           for name, member in ensemble.detectors_.items() if getattr(member, "training_frame_scores_", None) is not None}
+    used = {name: [float(mean), float(scale)] for name, mean, scale in zip(ensemble.detectors_, ensemble.mean_, ensemble.scale_)}
+    return {"statistics": ensemble.statistics_, "member_mean_scale": used, "member_own_training_mean_std": own}
+
+
 def cross_validated_row(detector: Any, members: dict, test: Any, base: dict[str, Any]) -> None:
     """The label-using ensemble row: weights chosen by nested leave-videos-out CV on the test videos."""
     from pyvad.ensemble import cross_validated_weights
@@ -356,7 +366,7 @@ def run_one(dataset: str, method: str, preset: str, root: Path, seed: int, threa
         **({"members_reused": list(reuse), "members_fitted_on": member_places, "fit_seconds_own": own_fit_seconds}
            if reuse else {}),
         **({"fitted_on": fit_record["machine"], "fit_record": fit_record} if fit_record else {}),
-        **({"statistics": detector.statistics_} if hasattr(detector, "statistics_") else {}),
+        **(member_statistics(detector) if hasattr(detector, "statistics_") else {}),
         "scoring_fps": test.n_frames / score_seconds,
         "peak_rss_mb": peak_rss_mb(),
         "torch_threads": torch.get_num_threads(),

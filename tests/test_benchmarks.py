@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -127,3 +128,23 @@ def test_ensemble_swap_recovers_the_members_scales_and_refuses_a_smoothed_ensemb
     smoothed = np.concatenate(combine_member_scores(videos, mean, scale, weights, smoothing="gaussian"))
     with pytest.raises(SystemExit, match="not affine"):
         swap.affine_coefficients(members, smoothed)
+
+
+def test_run_all_records_an_ensembles_statistics_beside_its_members_own_training_statistics(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyvad.ensemble import DetectorEnsemble
+    from pyvad.methods import MotionBaselineDetector
+    from pyvad.synthetic import make_train_test
+
+    run_all = _load_script("run_all", monkeypatch)
+    train, _ = make_train_test(n_train=2, n_test=1, n_frames=24, random_state=0)
+    members = [("coarse", MotionBaselineDetector(grid=(2, 2))), ("fine", MotionBaselineDetector(grid=(3, 3)))]
+    for statistics in ("training", "cross_fit"):
+        ensemble = DetectorEnsemble(members, statistics=statistics).fit(train.videos)
+        record = run_all.member_statistics(ensemble)
+        assert record["statistics"] == statistics
+        np.testing.assert_allclose([record["member_mean_scale"][name] for name, _ in members],
+                                   np.column_stack([ensemble.mean_, ensemble.scale_]))
+        same = np.allclose([record["member_mean_scale"][name] for name, _ in members],
+                           [record["member_own_training_mean_std"][name] for name, _ in members])
+        assert same == (statistics == "training")
