@@ -209,7 +209,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
     statistics : {"auto", "cross_fit", "training"}, default="auto"
         Where each member's z-score mean and scale come from. ``"cross_fit"``: scores of
         training videos the member did not see -- the training videos are split into
-        ``n_folds`` groups of whole videos, a clone of every member is fitted on the other
+        ``n_folds`` groups of consecutive whole videos, a clone of every member is fitted on the other
         groups and scores the held-out group. ``"training"``: the member's scores of its own
         training videos. Members fit their training videos better than new normal footage,
         each to a different degree (a member trained longer can score unseen normal frames
