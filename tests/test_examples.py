@@ -65,3 +65,14 @@ def test_train_on_gpu_example_fits_saves_and_scores_on_the_cpu(tmp_path):
     written = checkpoint.stat().st_mtime_ns
     assert _load("train_on_gpu").main(train.videos, test.videos, test.frame_labels, tmp_path, "fast", **params) == auc
     assert checkpoint.stat().st_mtime_ns == written
+
+
+def test_ensemble_example_cross_fits_the_three_detectors_and_reports_the_label_using_row_apart():
+    from pyvad.synthetic import make_train_test
+
+    module = _load("ensemble_ped2")
+    train, test = make_train_test(n_train=4, n_test=8, random_state=0)
+    results = module.main(train.videos, test.videos, test.frame_labels, module.tiny_members(), with_labels=True)
+    assert list(results) == ["cafe", "pkgnet", "maskedae", "ensemble, equal weights (no labels)",
+                             "ensemble, weights chosen by nested CV (labels)"]
+    assert all(0.0 <= auc <= 1.0 for auc in results.values())
