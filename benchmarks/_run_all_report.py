@@ -78,9 +78,10 @@ def _fitted_where(run: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     """Where a model loaded with ``--use-fitted`` was fitted ('' when fitted in the run itself).
 
     A run's ``fit_where`` (added to its JSON by hand, for a fit that a lease's end moved from one
-    machine to another) wins. An ensemble's fit time is the sum of its reused members' fits: it
-    names the machines those members were fitted on (``members_fitted_on``, recorded when the
-    ensemble ran; for older runs, looked up in the members' current rows of ``runs``).
+    machine to another) wins. An ensemble's fit time is the sum of its reused members' fits (and,
+    with held-out statistics, of its own fold fits): it names the machines those members were
+    fitted on (``members_fitted_on``, recorded when the ensemble ran; for older runs, looked up
+    in the members' current rows of ``runs``).
     """
     if "fit_where" in run:
         return f" {run['fit_where']}"
@@ -92,7 +93,10 @@ def _fitted_where(run: dict[str, Any], runs: list[dict[str, Any]]) -> str:
         members = [r for r in runs if r["dataset"] == run["dataset"] and r["preset"] == run["preset"]
                    and r["method"] in run.get("members_reused", ())]
         places = sorted({machine_name(r["fitted_on"]) for r in members if "fitted_on" in r})
-    return f" (members' fits, on {' and '.join(places)})" if places else ""
+    if not places:
+        return ""
+    own = " and its own cross-fit folds" if run.get("statistics") == "cross_fit" else ""
+    return f" (members' fits, on {' and '.join(places)}{own})"
 
 
 def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:

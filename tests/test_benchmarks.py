@@ -108,6 +108,8 @@ def test_run_all_report_says_where_an_ensembles_members_were_fitted(monkeypatch:
     recorded = {**runs[2], "members_fitted_on": ["Old GPU"]}
     assert report._fitted_where(recorded, runs) == " (members' fits, on Old GPU)"
     assert report._fitted_where({**runs[0], "fit_where": "on two machines"}, runs) == " on two machines"
+    assert report._fitted_where({**recorded, "statistics": "cross_fit"}, runs) == (
+        " (members' fits, on Old GPU and its own cross-fit folds)")
 
 
 def test_ensemble_swap_recovers_the_members_scales_and_refuses_a_smoothed_ensemble(
