@@ -16,6 +16,7 @@ numbers are a different row of a results table than the equal-weight ensemble's.
 from __future__ import annotations
 
 import itertools
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -224,6 +225,9 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         the folds.
     n_folds : int, default=2
         Groups of training videos for ``statistics="cross_fit"``.
+    verbose : bool, default=False
+        Print one line per member fit (the cross-fit folds' and the final ones) with its
+        elapsed time, as scikit-learn's ``Pipeline(verbose=True)`` does per step.
     cache_videos : bool, default=True
         With more than one member, decode each video file or frame folder once and hand the
         frames in memory to every member instead of letting each re-read the file. All the
@@ -294,6 +298,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         "statistics": [StrOptions({"auto", "cross_fit", "training"})],
         "n_folds": [Interval(Integral, 2, None, closed="left")],
         "cache_videos": ["boolean"],
+        "verbose": ["boolean"],
     }
 
     def __init__(
@@ -308,6 +313,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         statistics: Literal["auto", "cross_fit", "training"] = "auto",
         n_folds: int = 2,
         cache_videos: bool = True,
+        verbose: bool = False,
         contamination: str | float = "auto",
     ) -> None:
         self.detectors = detectors
@@ -319,6 +325,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         self.statistics = statistics
         self.n_folds = n_folds
         self.cache_videos = cache_videos
+        self.verbose = verbose
         self.contamination = contamination
 
     # -- parameters of the members (sklearn's composition helpers) --------------------
@@ -388,7 +395,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         self.statistics_ = self._statistics_for(len(videos))
         if self.statistics_ == "cross_fit":
             reference = self._held_out_member_scores(videos, members)
-        self.detectors_ = {name: self._place(clone(detector)).fit(videos, y) for name, detector in members}
+        self.detectors_ = {name: self._fit_member(name, detector, videos, y, "final") for name, detector in members}
         if self.statistics_ == "training":
             reference = self._training_member_scores(videos)
         self.mean_, self.scale_ = _zscore_scale(np.concatenate(reference))
@@ -419,18 +426,28 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         templates = [(name, detector.estimator if isinstance(detector, FrozenEstimator) else detector)
                      for name, detector in members]
         matrices: list[np.ndarray] = [np.empty((0, 0))] * len(videos)
-        for fit_rows, held_rows in KFold(self.n_folds).split(videos):
+        for number, (fit_rows, held_rows) in enumerate(KFold(self.n_folds).split(videos), start=1):
             held = [videos[i] for i in held_rows]
-            fold = {name: self._fit_on_fold(name, detector, [videos[i] for i in fit_rows]) for name, detector in templates}
+            fold = {name: self._fit_on_fold(name, detector, [videos[i] for i in fit_rows], number)
+                    for name, detector in templates}
             scored = self._member_matrices(fold, held, lambda detector: detector.score_frames(held), "held-out frame scores")
             for index, matrix in zip(held_rows, scored):
                 matrices[index] = matrix
         return matrices
 
-    def _fit_on_fold(self, name: str, detector: Any, videos: list[Video]) -> Any:
-        """A fresh clone of ``detector`` fitted on one fold's videos; a failure names the member and fold."""
+    def _fit_member(self, name: str, detector: Any, videos: list[Video], y: Any, stage: str) -> Any:
+        """A fresh clone of ``detector`` fitted on ``videos`` (with a timed line when ``verbose``)."""
+        start = time.perf_counter()
+        fitted = self._place(clone(detector)).fit(videos, y)
+        if self.verbose:
+            print(f"[DetectorEnsemble] ({stage}) fitted {name!r} on {len(videos)} videos, "
+                  f"total={time.perf_counter() - start:.1f}s", flush=True)
+        return fitted
+
+    def _fit_on_fold(self, name: str, detector: Any, videos: list[Video], number: int) -> Any:
+        """``_fit_member`` on one fold's videos; a failure names the member and fold."""
         try:
-            return self._place(clone(detector)).fit(videos)
+            return self._fit_member(name, detector, videos, None, f"fold {number} of {self.n_folds}")
         except Exception as error:
             error.add_note(
                 f"DetectorEnsemble: raised while fitting member {name!r} on the cross-fit fold of training videos "

@@ -396,6 +396,16 @@ def test_a_member_failing_on_a_cross_fit_fold_is_named_with_the_fold():
     assert "member 'picky' on the cross-fit fold of training videos ['clip2', 'clip3']" in "".join(caught.value.__notes__)
 
 
+def test_verbose_prints_one_timed_line_per_member_fit(capsys):
+    DetectorEnsemble([("memory", SeenVideos())], verbose=True).fit(named_videos(4))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" fitted")[0] for line in lines] == [
+        "[DetectorEnsemble] (fold 1 of 2)", "[DetectorEnsemble] (fold 2 of 2)", "[DetectorEnsemble] (final)"]
+    assert all(re.search(r"'memory' on [24] videos, total=\d+\.\ds$", line) for line in lines)
+    DetectorEnsemble([("memory", SeenVideos())]).fit(named_videos(4))
+    assert capsys.readouterr().out == ""
+
+
 def test_cross_fit_needs_enough_videos():
     with pytest.raises(ValueError, match="n_folds=3 groups, but only 2 videos"):
         DetectorEnsemble([("a", SeenVideos())], statistics="cross_fit", n_folds=3).fit(named_videos(2))
