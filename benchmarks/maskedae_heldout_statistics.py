@@ -19,14 +19,16 @@ proxy AUCs (all / appearance / speed, macro) of each and the spread ratio behind
 ``--ensemble-folds`` instead repeats ``DetectorEnsemble``'s 2-fold cross-fit of this member on
 all 16 Ped2 training videos (fit on videos 1-8, score 9-16, and the reverse) and prints each
 fold model's frame-score mean and standard deviation on its own and on its held-out videos,
-and the pooled held-out ones the ensemble uses: whether the wide pooled spread is within each
-model or between the two fold models. No labels are read.
+and the pooled held-out ones the ensemble uses (whether the wide pooled spread is within each
+model or between the two fold models), and per held-out video its mean, SD, mean raw teacher
+error and how crowded it is (VEC boxes per frame, when ``boxes_vec`` exists). No labels are read.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,7 +36,7 @@ from _common import write_result
 from heldout_proxy import proxy_arguments, proxy_aucs, proxy_split
 from sklearn.model_selection import KFold
 
-from pyvad.datasets import load_dataset
+from pyvad.datasets import load_dataset, load_vec_boxes
 from pyvad.methods.maskedae import MaskedAEDetector
 
 
@@ -44,19 +46,40 @@ def spread(det: MaskedAEDetector, videos: list) -> tuple[float, float]:
     return float(scores.mean()), float(scores.std())
 
 
+def objects_per_frame(root: str) -> dict[str, float]:
+    """Mean number of VEC boxes per frame of every training video (how crowded it is), if the boxes exist."""
+    if not (Path(root) / "boxes_vec").is_dir():
+        return {}
+    boxes = load_vec_boxes("ped2", root)
+    video, frame = np.asarray(boxes["video"]), np.asarray(boxes["frame"])
+    return {str(name): float((video == i).sum() / (frame[video == i].max() + 1))
+            for i, name in enumerate(boxes["clips"]) if "/train/" in str(name) and (video == i).any()}
+
+
 def ensemble_folds(args) -> dict:
     """Each fold model's score spread on its own and on its held-out videos, and the pooled held-out spread."""
     train, _ = load_dataset("ped2", args.root)
+    crowding = objects_per_frame(args.root)
     folds, pooled = [], []
     for fit_rows, held_rows in KFold(2).split(train.videos):
         own, held = [train.videos[i] for i in fit_rows], [train.videos[i] for i in held_rows]
         det = MaskedAEDetector(args.preset, random_state=args.seed, **json.loads(args.params)).fit(own)
-        pooled += det.score_frames(held)
+        scores = det.score_frames(held)
+        pooled += scores
+        table = det.transform(held)
+        per_video = {video.name: {"mean": float(video_scores.mean()), "std": float(video_scores.std()),
+                                  "teacher_error_mean": float(table["teacher_error"][table.video_ids == v].mean()),
+                                  "vec_objects_per_frame": crowding.get(video.name)}
+                     for v, (video, video_scores) in enumerate(zip(held, scores))}
         folds.append({"fit_videos": fit_rows.tolist(), "own_mean_std": spread(det, own),
-                      "held_out_mean_std": spread(det, held)})
+                      "held_out_mean_std": spread(det, held), "held_out_videos": per_video})
         print(f"fold fitted on videos {fit_rows[0] + 1}-{fit_rows[-1] + 1}: own mean {folds[-1]['own_mean_std'][0]:+.2f}, "
               f"SD {folds[-1]['own_mean_std'][1]:.2f}; held-out mean {folds[-1]['held_out_mean_std'][0]:+.2f}, "
               f"SD {folds[-1]['held_out_mean_std'][1]:.2f}")
+        for name, row in per_video.items():
+            crowd = row["vec_objects_per_frame"]
+            print(f"    held-out {name}: mean {row['mean']:+.2f}, SD {row['std']:.2f}, teacher_error "
+                  f"{row['teacher_error_mean']:.2f}, objects per frame {'n/a' if crowd is None else f'{crowd:.1f}'}")
     pooled = np.concatenate(pooled)
     print(f"pooled held-out: mean {pooled.mean():+.2f}, SD {pooled.std():.2f}")
     return {"folds": folds, "pooled_held_out_mean_std": [float(pooled.mean()), float(pooled.std())]}
