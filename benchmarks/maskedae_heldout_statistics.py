@@ -47,7 +47,8 @@ def spread(det: MaskedAEDetector, videos: list) -> tuple[float, float]:
 
 
 def objects_per_frame(root: str) -> dict[str, float]:
-    """Mean number of VEC boxes per frame of every training video (how crowded it is), if the boxes exist."""
+    """Mean number of VEC boxes per frame of every training video (how crowded it is), if the boxes
+    exist; frames counted up to the last one with a box."""
     if not (Path(root) / "boxes_vec").is_dir():
         return {}
     boxes = load_vec_boxes("ped2", root)
@@ -85,17 +86,8 @@ def ensemble_folds(args) -> dict:
     return {"folds": folds, "pooled_held_out_mean_std": [float(pooled.mean()), float(pooled.std())]}
 
 
-def main() -> None:
-    parser = proxy_arguments(__doc__.splitlines()[0], "maskedae_heldout_statistics")
-    parser.add_argument("--held-out", type=int, default=4, help="normal videos kept out of the network's fit")
-    parser.add_argument("--params", default="{}", help="extra MaskedAEDetector parameters as JSON")
-    parser.add_argument("--ensemble-folds", action="store_true", help="the ensemble's 2-fold cross-fit of this member instead")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.ensemble_folds:
-        write_result("maskedae_ensemble_folds", ensemble_folds(args), args.output)
-        return
-
+def proxy_statistics(args) -> dict:
+    """Proxy AUCs of one network scored with statistics from its own, held-out, or all normal videos."""
     fit_videos, videos, kinds = proxy_split(args.root, args.seed, args.proxy)
     own, held = fit_videos[:-args.held_out], fit_videos[-args.held_out:]
     det = MaskedAEDetector(args.preset, random_state=args.seed, **json.loads(args.params))
@@ -112,7 +104,20 @@ def main() -> None:
         own_mean, own_std = result[name]["own_mean_std"]
         print(f"statistics from {name:17s}", "  ".join(f"{k} {v:.3f}" for k, v in result[name]["proxy"].items()),
               f"| held-out normal videos: mean {mean:+.2f}, SD {std:.2f}; own: mean {own_mean:+.2f}, SD {own_std:.2f}")
-    write_result("maskedae_heldout_statistics", result, args.output)
+    return result
+
+
+def main() -> None:
+    parser = proxy_arguments(__doc__.splitlines()[0], "maskedae_heldout_statistics")
+    parser.add_argument("--held-out", type=int, default=4, help="normal videos kept out of the network's fit")
+    parser.add_argument("--params", default="{}", help="extra MaskedAEDetector parameters as JSON")
+    parser.add_argument("--ensemble-folds", action="store_true", help="the ensemble's 2-fold cross-fit of this member instead")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.ensemble_folds:
+        write_result("maskedae_ensemble_folds", ensemble_folds(args), args.output)
+    else:
+        write_result("maskedae_heldout_statistics", proxy_statistics(args), args.output)
 
 
 if __name__ == "__main__":
