@@ -413,7 +413,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
             "groups of whole videos, so each member's z-score statistics come from its own training "
             "frames (statistics='training'). A member that fits its training footage much better than "
             "new footage will then outweigh the others; give at least n_folds videos (cut a long video "
-            "into several) for held-out statistics.", UserWarning, stacklevel=4)
+            "into several) for held-out statistics.", UserWarning, stacklevel=5)
         return "training"
 
     def _held_out_member_scores(self, videos: list[Video], members: list[tuple[str, Any]]) -> list[np.ndarray]:

@@ -377,8 +377,9 @@ def test_default_statistics_are_cross_fitted_when_there_are_enough_videos():
 
 
 def test_default_statistics_fall_back_to_training_frames_with_a_warning_when_videos_are_too_few():
-    with pytest.warns(UserWarning, match=r"1 training video\(s\) cannot be split into n_folds=2"):
+    with pytest.warns(UserWarning, match=r"1 training video\(s\) cannot be split into n_folds=2") as caught:
         ensemble = DetectorEnsemble([("memory", SeenVideos())]).fit(named_videos(1))
+    assert caught[0].filename == __file__  # points at the caller's fit, not inside pyvad
     assert ensemble.statistics_ == "training"
     assert ensemble.mean_ == pytest.approx([0.5])
 
