@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: data location, machine description, JSON output."""
+"""Shared helpers of the benchmark scripts: data location, machine description, score summaries, JSON output."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ def machine() -> dict[str, Any]:
 def machine_name(info: dict[str, Any]) -> str:
     """The short name of a :func:`machine` record: its GPU when it had one, else its CPU."""
     return info.get("gpu") or info["cpu"]
+
+
+def mean_std(per_video_scores: Any) -> list[float]:
+    """Mean and standard deviation of frame scores given per video, all frames pooled."""
+    import numpy
+
+    pooled = numpy.concatenate(per_video_scores)
+    return [float(pooled.mean()), float(pooled.std())]
 
 
 def peak_rss_mb() -> float:

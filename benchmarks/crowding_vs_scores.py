@@ -29,16 +29,19 @@ from pyvad.datasets import load_dataset, load_vec_boxes
 METHODS = ("baseline", "cafe", "pkgnet", "maskedae", "ensemble", "ensemble_train")
 
 
-def boxes_per_frame(root: Path, names: list[str], lengths: list[int]) -> np.ndarray:
-    """Number of VEC boxes in every test frame, videos in the order of ``names`` (the videos' names)."""
+def boxes_per_frame(root: Path, videos: list) -> list[np.ndarray] | None:
+    """Number of the VEC authors' boxes in every frame of each Ped2 video (matched by the videos'
+    names), or None when ``root/boxes_vec`` does not exist."""
+    if not (Path(root) / "boxes_vec").is_dir():
+        return None
     boxes = load_vec_boxes("ped2", root)
     clips = [str(clip) for clip in boxes["clips"]]
     video, frame = np.asarray(boxes["video"]), np.asarray(boxes["frame"])
     counts = []
-    for name, length in zip(names, lengths):
-        index = clips.index(name)
-        counts.append(np.bincount(frame[video == index], minlength=length)[:length])
-    return np.concatenate(counts)
+    for item in videos:
+        index = clips.index(item.name)
+        counts.append(np.bincount(frame[video == index], minlength=len(item))[:len(item)])
+    return counts
 
 
 def main() -> None:
@@ -51,7 +54,10 @@ def main() -> None:
     test = load_dataset("ped2", Path(args.root))[1]
     names = list(test.names)
     labels = np.concatenate(test.frame_labels).astype(bool)
-    crowd = boxes_per_frame(Path(args.root), [video.name for video in test.videos], [len(y) for y in test.frame_labels])
+    counts = boxes_per_frame(Path(args.root), test.videos)
+    if counts is None:
+        raise SystemExit(f"{args.root}/boxes_vec not found: the VEC boxes are needed to count objects per frame")
+    crowd = np.concatenate(counts)
     crowded = crowd > np.median(crowd)
     result = {"median_boxes_per_frame": float(np.median(crowd)),
               "normal_frames": int((~labels).sum()), "abnormal_frames": int(labels.sum()), "methods": {}}

@@ -32,35 +32,25 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import write_result
+from _common import mean_std, write_result
+from crowding_vs_scores import boxes_per_frame
 from heldout_proxy import proxy_arguments, proxy_aucs, proxy_split
 from sklearn.model_selection import KFold
 
-from pyvad.datasets import load_dataset, load_vec_boxes
+from pyvad.datasets import load_dataset
 from pyvad.methods.maskedae import MaskedAEDetector
 
 
-def spread(det: MaskedAEDetector, videos: list) -> tuple[float, float]:
+def spread(det: MaskedAEDetector, videos: list) -> list[float]:
     """Mean and standard deviation of the detector's frame scores of ``videos``."""
-    scores = np.concatenate(det.score_frames(videos))
-    return float(scores.mean()), float(scores.std())
-
-
-def objects_per_frame(root: str) -> dict[str, float]:
-    """Mean number of VEC boxes per frame of every training video (how crowded it is), if the boxes
-    exist; frames counted up to the last one with a box."""
-    if not (Path(root) / "boxes_vec").is_dir():
-        return {}
-    boxes = load_vec_boxes("ped2", root)
-    video, frame = np.asarray(boxes["video"]), np.asarray(boxes["frame"])
-    return {str(name): float((video == i).sum() / (frame[video == i].max() + 1))
-            for i, name in enumerate(boxes["clips"]) if "/train/" in str(name) and (video == i).any()}
+    return mean_std(det.score_frames(videos))
 
 
 def ensemble_folds(args) -> dict:
     """Each fold model's score spread on its own and on its held-out videos, and the pooled held-out spread."""
     train, _ = load_dataset("ped2", args.root)
-    crowding = objects_per_frame(args.root)
+    counts = boxes_per_frame(Path(args.root), train.videos) or []  # how crowded each video is
+    crowding = {video.name: float(count.mean()) for video, count in zip(train.videos, counts)}
     folds, pooled = [], []
     for fit_rows, held_rows in KFold(2).split(train.videos):
         own, held = [train.videos[i] for i in fit_rows], [train.videos[i] for i in held_rows]

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import RESULTS_DIR, default_ped2_root, machine, machine_name, peak_rss_mb, write_result
+from _common import RESULTS_DIR, default_ped2_root, machine, machine_name, mean_std, peak_rss_mb, write_result
 
 RUN_DIR = RESULTS_DIR / "run_all"
 MODEL_DIR = RUN_DIR / "models"
@@ -191,8 +191,7 @@ def write_run(name: str, test: Any, scores: list[np.ndarray], result: dict[str, 
 def member_statistics(ensemble: Any) -> dict[str, Any]:
     """The statistics an ensemble used, its members' z-score mean and scale, and (label-free
     diagnostic) the same of each member's scores of its own training frames."""
-    own = {name: [float(v) for v in (np.mean(np.concatenate(member.training_frame_scores_)),
-                                     np.std(np.concatenate(member.training_frame_scores_)))]
+    own = {name: mean_std(member.training_frame_scores_)
            for name, member in ensemble.detectors_.items() if getattr(member, "training_frame_scores_", None) is not None}
     used = {name: [float(mean), float(scale)] for name, mean, scale in zip(ensemble.detectors_, ensemble.mean_, ensemble.scale_)}
     return {"statistics": ensemble.statistics_, "member_mean_scale": used, "member_own_training_mean_std": own}
