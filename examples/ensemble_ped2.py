@@ -25,32 +25,26 @@ from typing import Any
 
 from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
 from pyvad.datasets import load_dataset
-from pyvad.ensemble import DetectorEnsemble, cross_validated_weights
+from pyvad.ensemble import DetectorEnsemble, cross_validated_weights, make_ensemble
 from pyvad.metrics import micro_auc
 from pyvad.synthetic import make_train_test
 
 
-def paper_members(preset: str = "fast") -> list[tuple[str, Any]]:
-    """The three paper detectors with one preset each (``"fast"`` or ``"ped2"``)."""
-    return [("cafe", CAFEDetector(preset, random_state=0)), ("pkgnet", PKGNetDetector(preset, random_state=0)),
-            ("maskedae", MaskedAEDetector(preset, random_state=0))]
-
-
-def tiny_members() -> list[tuple[str, Any]]:
-    """The same three detectors, small and with random teachers: seconds to fit, for --synthetic."""
-    return [
+def tiny_ensemble() -> DetectorEnsemble:
+    """The three detectors, small and with random teachers: seconds to fit, for --synthetic."""
+    return DetectorEnsemble([
         ("cafe", CAFEDetector("fast", teacher="mobilenet_v2", teacher_weights="random", teacher_input_size=0,
                               student_widths=(8, 8, 16, 16), epochs=1, ca_start_epoch=1, random_state=0)),
         ("pkgnet", PKGNetDetector("fast", teacher="resnet18", teacher_weights="random", width=8, epochs=2,
                                   random_state=0)),
         ("maskedae", MaskedAEDetector("fast", image_size=(16, 24), batch_size=16, epochs=2, random_state=0)),
-    ]
+    ])
 
 
-def main(train_videos: Any, test_videos: Any, test_labels: Any, members: list[tuple[str, Any]],
+def main(train_videos: Any, test_videos: Any, test_labels: Any, ensemble: DetectorEnsemble,
          with_labels: bool = False) -> dict[str, float]:
     """Fit the ensemble, print and return the micro AUC of every member and of the ensemble."""
-    ensemble = DetectorEnsemble(members).fit(train_videos)
+    ensemble.fit(train_videos)
     scores = ensemble.member_scores(test_videos)  # every member scores the test videos once
     results = {name: micro_auc(test_labels, member) for name, member in scores.items()}
     results["ensemble, equal weights (no labels)"] = micro_auc(test_labels, ensemble.combine(scores))
@@ -74,8 +68,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.synthetic:
         train, test = make_train_test(n_train=4, n_test=8, random_state=0)
-        members = tiny_members()
+        ensemble = tiny_ensemble()
     else:
         train, test = load_dataset("ped2", args.root)
-        members = paper_members(args.preset)
-    main(train.videos, test.videos, test.frame_labels, members, args.with_labels)
+        ensemble = make_ensemble(args.preset, random_state=0)  # CAFE, PKG-Net and AED-MAE
+    main(train.videos, test.videos, test.frame_labels, ensemble, args.with_labels)

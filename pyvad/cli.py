@@ -62,25 +62,59 @@ def _parse_assignment(text: str) -> tuple[str, object]:
         return name, raw
 
 
-def _make_detector(args: argparse.Namespace):
-    """The ``--method`` detector with the method options and ``--set`` values given; refuses those it lacks."""
-    from pyvad.methods import get_method
+# Method options the ensemble takes itself; its members' other options go through --set.
+_ENSEMBLE_OPTIONS = ("preset", "device", "random_state")
 
-    cls = get_method(args.method)
-    params = cls().get_params(deep=False)
+
+def _make_detector(args: argparse.Namespace):
+    """The ``--method`` detector with the method options and ``--set`` values given; refuses those it lacks.
+
+    The method options are passed to the constructor and the ``--set`` values to
+    ``set_params``, so ``--set`` also reaches a component's parameter (``extractor__...``,
+    or ``cafe__epochs`` of an ensemble member).
+    """
     given = [(name, flag, getattr(args, attribute)) for name, flag, attribute in _METHOD_OPTIONS
              if getattr(args, attribute) is not None]
-    given += [(name, "--set", value) for name, value in map(_parse_assignment, args.set)]
-    kwargs: dict[str, object] = {}
+    settings = [(name, "--set", value) for name, value in map(_parse_assignment, args.set)]
     flags: dict[str, str] = {}
-    for name, flag, value in given:
+    for name, flag, _ in given + settings:
+        if name in flags:
+            raise ValueError(f"parameter {name!r} of method {args.method!r} is given twice ({flags[name]} and {flag})")
+        flags[name] = flag
+    det = _construct(args.method, given)
+    params = det.get_params(deep=True)
+    for name, flag, _ in settings:
         if name not in params:
             raise ValueError(f"method {args.method!r} has no parameter {name!r} ({flag}); "
-                             f"its parameters: {', '.join(sorted(params))}")
-        if name in kwargs:
-            raise ValueError(f"parameter {name!r} of method {args.method!r} is given twice ({flags[name]} and {flag})")
-        kwargs[name], flags[name] = value, flag
-    return cls(**kwargs)
+                             f"its parameters: {_describe_parameters(det)}")
+    return det.set_params(**{name: value for name, _, value in settings})
+
+
+def _construct(method: str, given: Sequence[tuple[str, str, object]]):
+    """``method`` built with the method options ``given`` (``"ensemble"``: the paper detectors together)."""
+    if method == "ensemble":
+        from pyvad.ensemble import make_ensemble
+
+        accepted, build = _ENSEMBLE_OPTIONS, make_ensemble
+    else:
+        from pyvad.methods import get_method
+
+        build = get_method(method)
+        accepted = tuple(build().get_params(deep=False))
+    for name, flag, _ in given:
+        if name not in accepted:
+            hint = f"; set it per member, e.g. --set cafe__{name}=..." if method == "ensemble" else ""
+            raise ValueError(f"method {method!r} has no parameter {name!r} ({flag}){hint}; "
+                             f"its parameters: {', '.join(sorted(accepted))}")
+    return build(**{name: value for name, _, value in given})
+
+
+def _describe_parameters(det) -> str:
+    """The detector's own parameter names, and a note on its components' ``NAME__PARAM`` ones."""
+    own = det.get_params(deep=False)
+    nested = sorted({name.split("__")[0] for name in det.get_params(deep=True) if "__" in name})
+    text = ", ".join(sorted(own))
+    return text + (f"; and NAME__PARAM of its components {', '.join(nested)}" if nested else "")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -366,7 +400,8 @@ dataset has pixel masks. No test statistic is used to normalise scores.
 def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None:
     default = "" if required else "; default: %(default)s"
     parser.add_argument("--method", required=required, default=None if required else "baseline",
-                        help=f"detector to fit, one of the keys of pyvad.methods.METHODS{default}")
+                        help="detector to fit: a key of pyvad.methods.METHODS, or ensemble (CAFE, PKG-Net and "
+                             f"AED-MAE as one DetectorEnsemble; members' parameters as --set cafe__epochs=N){default}")
     parser.add_argument("--preset", help="preset of the method (e.g. ped2, avenue, fast)")
     parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 or mps (methods with a device parameter)")

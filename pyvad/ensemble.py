@@ -42,8 +42,10 @@ __all__ = [
     "CrossValidatedWeights",
     "DetectorEnsemble",
     "EnsembleScoreMaps",
+    "PAPER_METHODS",
     "combine_member_scores",
     "cross_validated_weights",
+    "make_ensemble",
     "simplex_grid",
 ]
 
@@ -586,6 +588,54 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         videos = self._shared(as_videos(X), len(used))
         per_member = [self.detectors_[name].score_maps(videos) for name, _ in used]
         return [EnsembleScoreMaps(list(maps), *zip(*terms)) for maps in zip(*per_member)]
+
+
+#: The methods :func:`make_ensemble` combines by default: one detector per paper.
+PAPER_METHODS: tuple[str, ...] = ("cafe", "pkgnet", "maskedae")
+
+
+def make_ensemble(preset: str = "ped2", *, methods: Sequence[str] = PAPER_METHODS, random_state: int | None = None,
+                  **params: Any) -> DetectorEnsemble:
+    """A :class:`DetectorEnsemble` of pyvad methods, built by name with one preset.
+
+    What the ``pyvad fit --method ensemble`` command builds. Each member is named after its
+    method, so ``ensemble.set_params(cafe__epochs=5)`` reaches it.
+
+    Parameters
+    ----------
+    preset : str, default="ped2"
+        The preset of every member that has presets (``"ped2"``, ``"avenue"``,
+        ``"shanghaitech"`` or ``"fast"`` for the three paper detectors).
+    methods : sequence of str, default=("cafe", "pkgnet", "maskedae")
+        Method names, as :func:`pyvad.methods.get_method` takes them.
+    random_state : int, optional
+        Seed of every member that has one.
+    **params
+        Parameters of the :class:`DetectorEnsemble` (``weights``, ``statistics``, ``device`` ...).
+
+    Returns
+    -------
+    DetectorEnsemble
+        Unfitted.
+
+    Examples
+    --------
+    >>> from pyvad.ensemble import make_ensemble
+    >>> ensemble = make_ensemble("fast", random_state=0, statistics="training")
+    >>> [(name, member.preset, member.random_state) for name, member in ensemble.detectors]
+    [('cafe', 'fast', 0), ('pkgnet', 'fast', 0), ('maskedae', 'fast', 0)]
+    """
+    from pyvad.methods import get_method
+
+    if isinstance(methods, str) or not methods:
+        raise ValueError(f"methods must be a non-empty sequence of method names, got {methods!r}")
+    members = []
+    for name in methods:
+        cls = get_method(name)
+        accepted = cls().get_params(deep=False)
+        shared = {key: value for key, value in (("preset", preset), ("random_state", random_state)) if key in accepted}
+        members.append((name, cls(**shared)))
+    return DetectorEnsemble(members, **params)
 
 
 # ---------------------------------------------------------------------------------------

@@ -111,6 +111,48 @@ def test_fit_set_errors_name_the_parameter(tmp_path, folder_dataset, capsys, ext
     assert not (tmp_path / "b.pyvad").exists()
 
 
+# Small members with random teachers (seconds to fit), set through the members' parameter names.
+TINY_ENSEMBLE = [
+    "--set", "cafe__teacher=mobilenet_v2", "--set", "cafe__teacher_weights=random", "--set", "cafe__teacher_input_size=0",
+    "--set", "cafe__student_widths=[8, 8, 16, 16]", "--set", "cafe__epochs=1", "--set", "cafe__ca_start_epoch=1",
+    "--set", "pkgnet__teacher=resnet18", "--set", "pkgnet__teacher_weights=random", "--set", "pkgnet__width=8",
+    "--set", "pkgnet__epochs=1", "--set", "maskedae__image_size=[16, 24]", "--set", "maskedae__batch_size=16",
+    "--set", "maskedae__epochs=1",
+]
+
+
+def test_fit_method_ensemble_builds_the_three_detectors_and_the_model_scores_a_video(tmp_path, folder_dataset, capsys):
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    model = tmp_path / "ensemble.pyvad"
+    assert main(["fit", "--method", "ensemble", "--preset", "fast", "--seed", "4", *train_dirs, "--output", str(model),
+                 "--set", "statistics=cross_fit", *TINY_ENSEMBLE]) == 0
+    det = pyvad.load(model)
+    assert list(det.detectors_) == ["cafe", "pkgnet", "maskedae"] and det.statistics_ == "cross_fit"
+    assert all(member.preset == "fast" and member.random_state == 4 for member in det.detectors_.values())
+    assert (det.detectors_["cafe"].epochs, det.detectors_["pkgnet"].width) == (1, 8)
+    test_dir = sorted((folder_dataset / "test").iterdir())[0]
+    scores_csv = tmp_path / "scores.csv"
+    capsys.readouterr()
+    assert main(["score", str(test_dir), "--model", str(model), "--output", str(scores_csv)]) == 0
+    rows = list(csv.DictReader(scores_csv.open()))
+    assert len(rows) == 32
+    np.testing.assert_allclose([float(row["score"]) for row in rows], det.score_frames([str(test_dir)])[0], rtol=1e-4)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--epochs", "2"], "method 'ensemble' has no parameter 'epochs' (--epochs); set it per member, e.g. --set cafe__epochs="),
+    (["--set", "cafe__colour=red"], "no parameter 'cafe__colour' (--set); its parameters: "),
+    (["--preset", "ubnormal"], "preset"),  # CAFE's own validation: it has no UBnormal preset
+], ids=["method-option", "unknown-member-parameter", "preset-a-member-lacks"])
+def test_fit_method_ensemble_errors_name_the_parameter(tmp_path, folder_dataset, capsys, extra, message):
+    train_dirs = sorted(str(p) for p in (folder_dataset / "train").iterdir())
+    model = tmp_path / "e.pyvad"
+    assert main(["fit", "--method", "ensemble", *train_dirs, "--output", str(model), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pyvad: error:") and "\n" not in err and message in err
+    assert not model.exists()
+
+
 def test_fit_reads_a_folder_of_clips_as_one_video_per_file(tmp_path, capsys):
     train, _ = make_train_test(n_train=2, n_test=1, n_frames=12, frame_size=(32, 48), random_state=0)
     clips = tmp_path / "my_normal_clips"

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 import pyvad
 from pyvad.base import BaseDetector
-from pyvad.ensemble import DetectorEnsemble, cross_validated_weights, simplex_grid
+from pyvad.ensemble import DetectorEnsemble, cross_validated_weights, make_ensemble, simplex_grid
 from pyvad.methods import MotionBaselineDetector
 from pyvad.methods.cafe import CAFEDetector
 from pyvad.metrics import macro_auc, make_video_scorer
@@ -419,3 +419,26 @@ def test_cross_fit_keeps_frozen_members_and_fits_fresh_clones_on_the_folds():
     assert ensemble.detectors_["a"].estimator is frozen  # scored with the given fitted model ...
     assert frozen.seen_ == ["clip0", "clip1", "clip2", "clip3"]  # ... which the fold fits left untouched
     assert ensemble.mean_ == pytest.approx([5.5])  # statistics from videos the fold clones did not see
+
+
+def test_make_ensemble_builds_the_paper_detectors_by_name_with_one_preset_and_seed():
+    ensemble = make_ensemble("avenue", random_state=7, statistics="training", weights=[2, 1, 1])
+    assert [(name, type(member).__name__, member.preset, member.random_state) for name, member in ensemble.detectors] == [
+        ("cafe", "CAFEDetector", "avenue", 7), ("pkgnet", "PKGNetDetector", "avenue", 7),
+        ("maskedae", "MaskedAEDetector", "avenue", 7)]
+    assert (ensemble.statistics, ensemble.weights) == ("training", [2, 1, 1])
+    assert ensemble.set_params(pkgnet__epochs=3).detectors[1][1].epochs == 3
+
+
+def test_make_ensemble_passes_preset_and_seed_only_to_members_that_take_them(data):
+    train, test = data
+    ensemble = make_ensemble("fast", methods=["baseline"], random_state=0).fit(train.videos)
+    reference = MotionBaselineDetector().fit(train.videos)
+    np.testing.assert_allclose(ensemble.member_scores(test.videos)["baseline"], reference.score_frames(test.videos))
+
+
+@pytest.mark.parametrize("methods, message", [("cafe", "non-empty sequence of method names"),
+                                              ([], "non-empty sequence"), (["nope"], "unknown method 'nope'")])
+def test_make_ensemble_refuses_bad_method_lists(methods, message):
+    with pytest.raises(ValueError, match=message):
+        make_ensemble(methods=methods)

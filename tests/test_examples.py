@@ -72,7 +72,7 @@ def test_ensemble_example_cross_fits_the_three_detectors_and_reports_the_label_u
 
     module = _load("ensemble_ped2")
     train, test = make_train_test(n_train=4, n_test=8, random_state=0)
-    results = module.main(train.videos, test.videos, test.frame_labels, module.tiny_members(), with_labels=True)
+    results = module.main(train.videos, test.videos, test.frame_labels, module.tiny_ensemble(), with_labels=True)
     assert list(results) == ["cafe", "pkgnet", "maskedae", "ensemble, equal weights (no labels)",
                              "ensemble, weights chosen by nested CV (labels)"]
     assert all(0.0 <= auc <= 1.0 for auc in results.values())
