@@ -493,11 +493,12 @@ class Trainer:
     drop_last : bool, default=False
         Drop the last incomplete training batch.
     checkpoint_dir : str or Path, optional
-        Where checkpoints are written (``<name>-last.pt``); no checkpoints if None.
+        Where checkpoints are written (``<name>-last.pt``, or ``<name>-<data_key>-last.pt``
+        when ``fit`` is given a ``data_key``); no checkpoints if None.
     checkpoint_every : int, default=1
         Write a checkpoint every this many epochs (and always after the last one).
     resume : bool, default=False
-        Continue from ``<checkpoint_dir>/<name>-last.pt`` when it exists: model,
+        Continue from the stage's checkpoint in ``checkpoint_dir`` when it exists: model,
         optimiser, schedule, scaler, epoch, history and RNG states are restored, so
         the result equals that of an uninterrupted run.
     random_state : int, optional
@@ -621,6 +622,7 @@ class Trainer:
         val_data: Dataset | None = None,
         *,
         name: str = "fit",
+        data_key: str | None = None,
     ) -> nn.Module:
         """Train ``model`` on ``train_data``; return it (unwrapped, on ``device_``, in eval mode).
 
@@ -639,6 +641,13 @@ class Trainer:
             Evaluated with ``loss_fn`` (no gradients, eval mode) after each epoch.
         name : str, default="fit"
             Stage name: checkpoint file ``<name>-last.pt`` and progress label.
+        data_key : str, optional
+            Identifies the training data (pyvad's detectors pass
+            :meth:`pyvad.events.EventSet.fingerprint`). The checkpoint file is then
+            ``<name>-<data_key>-last.pt``, so that ``resume`` continues only a fit on the same
+            data: fits of one configuration on other videos (cross-validation folds, the
+            cross-fitting of :class:`~pyvad.ensemble.DetectorEnsemble`) keep their own files
+            instead of resuming each other's.
 
         Returns
         -------
@@ -660,11 +669,11 @@ class Trainer:
         if dist.enabled:
             _init_process_group(dist, self.device_)
         with _cudnn_benchmark(bool(self.cudnn_benchmark) if self.device_.type == "cuda" else None):
-            return self._fit(model, loss_fn, train_data, val_data, name, dist)
+            return self._fit(model, loss_fn, train_data, val_data, name, data_key, dist)
 
     def _fit(
         self, model: nn.Module, loss_fn: LossFn, train_data: Dataset, val_data: Dataset | None, name: str,
-        dist: _DistInfo,
+        data_key: str | None, dist: _DistInfo,
     ) -> nn.Module:
         amp_dtype = self._amp_dtype()
         if self.random_state is not None:
@@ -679,7 +688,7 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda") if amp_dtype is torch.float16 else None
         state = _RunState(data_seed=self._data_seed())
 
-        ckpt_path = self._checkpoint_path(name)
+        ckpt_path = self._checkpoint_path(name if data_key is None else f"{name}-{data_key}")
         if self.resume and ckpt_path is not None and ckpt_path.exists():
             state = self._load_checkpoint(ckpt_path, model, optimizer, scheduler, scaler)
         self.history_ = list(state.history)

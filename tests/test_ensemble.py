@@ -442,3 +442,16 @@ def test_make_ensemble_passes_preset_and_seed_only_to_members_that_take_them(dat
 def test_make_ensemble_refuses_bad_method_lists(methods, message):
     with pytest.raises(ValueError, match=message):
         make_ensemble(methods=methods)
+
+
+def test_cross_fit_members_that_checkpoint_resume_only_their_own_fold(tmp_path):
+    from pyvad import PKGNetDetector
+
+    train, _ = make_train_test(n_train=4, n_test=1, n_frames=16, random_state=0)
+    member = PKGNetDetector("fast", teacher="resnet18", teacher_weights="random", width=8, epochs=1, device="cpu",
+                            random_state=0, checkpoint_dir=tmp_path, resume=True)
+    ensemble = DetectorEnsemble([("pkgnet", member)], statistics="cross_fit").fit(train.videos)
+    assert len(list(tmp_path.glob("pkgnet-*-last.pt"))) == 3  # two folds and the final fit, one file each
+    # The final member equals a fit without checkpoints: it did not resume a fold's finished fit.
+    plain = clone(member).set_params(checkpoint_dir=None, resume=False).fit(train.videos)
+    np.testing.assert_allclose(ensemble.member_scores(train.videos[:1])["pkgnet"][0], plain.score_frames(train.videos[:1])[0])

@@ -123,3 +123,19 @@ def test_events_per_frame_counts_every_frame_of_every_video():
     counts = make_events().events_per_frame()
     assert counts[0].tolist() == [1, 0, 0, 1]
     assert counts[1].tolist() == [0, 2, 0, 0, 0, 0, 0, 1]
+
+
+def test_fingerprint_is_equal_for_equal_events_and_changes_with_any_field(monkeypatch):
+    events = make_events()
+    assert events.fingerprint() == make_events().fingerprint() == events[np.arange(5)].fingerprint()
+    changed_pixel = make_events()
+    changed_pixel.patches[4, 2, 7, 7, 0] ^= 1
+    renamed = make_events()
+    renamed.video_names = ("a", "c")
+    variants = [events[:4], changed_pixel, renamed, make_events(with_flow=True), make_events(offsets=(0, 1, 2))]
+    assert len({events.fingerprint(), *(variant.fingerprint() for variant in variants)}) == 1 + len(variants)
+    # Large arrays are sampled by rows, so the hash stays cheap: a change in a sampled row still shows.
+    monkeypatch.setattr("pyvad.events._FINGERPRINT_WHOLE_BYTES", 0)
+    sampled = make_events()
+    sampled.patches[-1, 0, 0, 0, 0] ^= 1
+    assert sampled.fingerprint() != make_events().fingerprint()

@@ -1,5 +1,7 @@
 """``trainer_params``: extra Trainer arguments of a detector, checked against what it sets itself."""
 
+import re
+
 import pytest
 
 from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
@@ -27,7 +29,9 @@ def test_trainer_arguments_merge_and_refuse():
 
 def test_maskedae_checkpoints_each_stage(videos, tmp_path):
     MaskedAEDetector("fast", **MAE_TINY, trainer_params={"checkpoint_dir": tmp_path}).fit(videos)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["student-last.pt", "teacher-last.pt"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert [re.fullmatch(r"(student|teacher)-[0-9a-f]{16}-last\.pt", name)[1] for name in names] == ["student", "teacher"]
+    assert names[0][len("student"):] == names[1][len("teacher"):]  # both stages filed under the same data
 
 
 @pytest.mark.parametrize("build", [

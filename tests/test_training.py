@@ -91,6 +91,21 @@ def test_checkpoints_load_without_pickle_and_leave_no_temporary_files(tmp_path: 
     assert {"model", "optimizer", "scheduler", "rng"} <= set(ckpt)
 
 
+def test_a_data_key_files_checkpoints_per_data_so_other_data_never_resumes_them(tmp_path: Path) -> None:
+    first, second = _regression_data(), _regression_data(seed=1)
+    fitted_first = _trainer(checkpoint_dir=tmp_path, resume=True).fit(_tiny_model(), _mse, first, data_key="aaaa")
+    trainer = _trainer(checkpoint_dir=tmp_path, resume=True)
+    fitted_second = trainer.fit(_tiny_model(), _mse, second, data_key="bbbb")
+    assert trainer.start_epoch_ == 0  # trained from scratch, not "resumed" from the other data's finished fit
+    assert not all(torch.equal(a, b) for a, b in zip(fitted_first.state_dict().values(),
+                                                     fitted_second.state_dict().values()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit-aaaa-last.pt", "fit-bbbb-last.pt"]
+    again = _trainer(checkpoint_dir=tmp_path, resume=True, callbacks=[_KillAfter(0)])
+    resumed = again.fit(_tiny_model(5), _mse, first, data_key="aaaa")
+    assert again.start_epoch_ == 3  # the same data's finished checkpoint: nothing trained again
+    assert all(torch.equal(a, b) for a, b in zip(fitted_first.state_dict().values(), resumed.state_dict().values()))
+
+
 def test_resuming_a_finished_stage_returns_its_weights_without_training(tmp_path: Path) -> None:
     data = _regression_data()
     first = _trainer(checkpoint_dir=tmp_path).fit(_tiny_model(), _mse, data)

@@ -747,7 +747,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             data = cache_teacher_features(self.teacher_, data, select=_centre_patches,
                                           batch_size=self._scoring_batch(device), device=device)
         trainer = Trainer(**self._trainer_arguments(device))
-        self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe")
+        self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe",
+                                    data_key=events.fingerprint())
         self.training_history_ = [dict(epoch) for epoch in trainer.history_]
 
     def _trainer_arguments(self, device: torch.device) -> dict[str, Any]:

@@ -484,8 +484,9 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Resolved at fit time.
     trainer_params : dict, optional
         Extra :class:`~pyvad.training.Trainer` arguments of both stages (``num_workers``,
-        ``checkpoint_dir`` and ``resume``, whose checkpoints are ``teacher-last.pt`` and
-        ``student-last.pt``, ``callbacks`` ...); precision is ``amp``.
+        ``checkpoint_dir`` and ``resume``, whose checkpoints are ``teacher-<key>-last.pt`` and
+        ``student-<key>-last.pt`` with ``<key>`` the training frames' fingerprint,
+        ``callbacks`` ...); precision is ``amp``.
     random_state : int, optional
         Seed of initialisation, masks, anomalies and data order.
     verbose : int, default=0
@@ -800,14 +801,15 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         if config["synthetic_anomalies"]:
             anomalies = self.anomalies if self.anomalies is not None else SyntheticAnomalies()
         data = _FrameDataset(events, anomalies, config["anomaly_probability"])
+        data_key = events.fingerprint()  # checkpoints of a fit on other frames are never resumed
         set_trainable(net, freeze=[n for n in CvTMaskedAutoEncoder.STUDENT_MODULES if getattr(net, n) is not None])
         trainer = self._trainer(config["teacher_epochs"], seed)
-        trainer.fit(net, self._teacher_loss, data, name="teacher")
+        trainer.fit(net, self._teacher_loss, data, name="teacher", data_key=data_key)
         self.history_["teacher"] = trainer.history_
         if net.has_student:
             set_trainable(net, train=list(CvTMaskedAutoEncoder.STUDENT_MODULES))
             trainer = self._trainer(config["student_epochs"], None if seed is None else seed + 1)
-            trainer.fit(net, self._student_loss, data, name="student")
+            trainer.fit(net, self._student_loss, data, name="student", data_key=data_key)
             self.history_["student"] = trainer.history_
         net.requires_grad_(False)
         net.to("cpu")

@@ -342,7 +342,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     num_workers : int, default=0
         DataLoader workers during training.
     checkpoint_dir : str or path, optional
-        Trainer checkpoints (``pkgnet-last.pt``); with ``resume=True`` a stopped fit continues.
+        Trainer checkpoints (``pkgnet-<key>-last.pt``, ``<key>`` the fingerprint of the
+        training events); with ``resume=True`` a stopped fit on the same videos continues.
     resume : bool, default=False
         Continue from ``checkpoint_dir``.
     trainer_params : dict, optional
@@ -642,7 +643,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         model = _StudentTeacher(self._make_student(tap_channels), teacher)
         trainer = self._trainer()
         data = self._training_data(events, teacher)
-        trainer.fit(model, self._loss(), data, name="pkgnet")
+        trainer.fit(model, self._loss(), data, name="pkgnet", data_key=events.fingerprint())
         self.student_, self.teacher_ = model.student, model.teacher
         self.history_ = list(trainer.history_)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
