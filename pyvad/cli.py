@@ -374,6 +374,7 @@ _FIT_EXAMPLES = """examples:
   pyvad fit --method baseline train/01 train/02 --output baseline.pyvad
   pyvad fit --method cafe --preset ped2 --dataset ped2 --root data/ped2 --output cafe.pyvad --device cuda
   pyvad fit --method maskedae --preset fast clips/ --set smoothing_sigma=13.2 --set smoothing_window=45 --output m.pyvad
+  pyvad fit --method ensemble --preset fast clips/ --seed 0 --set cafe__epochs=4 --output ensemble.pyvad
 """
 
 _SCORE_EXAMPLES = """examples:
