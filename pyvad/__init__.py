@@ -24,6 +24,7 @@ _LAZY_NAMES = {
     "PKGNetDetector": "pyvad.methods.pkgnet",
     "MaskedAEDetector": "pyvad.methods.maskedae",
     "DetectorEnsemble": "pyvad.ensemble",
+    "make_ensemble": "pyvad.ensemble",
     "EventSet": "pyvad.events",
     "ScoreFusion": "pyvad.fusion",
     "ScoreTable": "pyvad.fusion",
@@ -50,6 +51,7 @@ __all__ = [
     "foreground",
     "fusion",
     "load",
+    "make_ensemble",
     "methods",
     "metrics",
     "synthetic",
@@ -59,7 +61,7 @@ __all__ = [
 if TYPE_CHECKING:
     from pyvad import datasets, ensemble, foreground, fusion, methods, metrics, synthetic, video
     from pyvad.base import BaseDetector, load
-    from pyvad.ensemble import DetectorEnsemble
+    from pyvad.ensemble import DetectorEnsemble, make_ensemble
     from pyvad.events import EventSet
     from pyvad.fusion import ScoreFusion, ScoreTable
     from pyvad.methods import MotionBaselineDetector
