@@ -664,6 +664,8 @@ class Trainer:
             If the loss becomes NaN or infinite.
         """
         self._check_params(train_data, val_data)
+        if data_key is not None and not (isinstance(data_key, str) and data_key.replace("-", "").isalnum()):
+            raise ValueError(f"Trainer.fit data_key must be letters, digits and '-' (it names a file), got {data_key!r}")
         dist = _DistInfo.from_env()
         self.device_ = self._device_for(dist)
         if dist.enabled:

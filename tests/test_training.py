@@ -104,6 +104,8 @@ def test_a_data_key_files_checkpoints_per_data_so_other_data_never_resumes_them(
     resumed = again.fit(_tiny_model(5), _mse, first, data_key="aaaa")
     assert again.start_epoch_ == 3  # the same data's finished checkpoint: nothing trained again
     assert all(torch.equal(a, b) for a, b in zip(fitted_first.state_dict().values(), resumed.state_dict().values()))
+    with pytest.raises(ValueError, match="data_key must be letters"):
+        _trainer(checkpoint_dir=tmp_path).fit(_tiny_model(), _mse, first, data_key="../elsewhere")
 
 
 def test_resuming_a_finished_stage_returns_its_weights_without_training(tmp_path: Path) -> None:
