@@ -455,3 +455,8 @@ def test_cross_fit_members_that_checkpoint_resume_only_their_own_fold(tmp_path):
     # The final member equals a fit without checkpoints: it did not resume a fold's finished fit.
     plain = clone(member).set_params(checkpoint_dir=None, resume=False).fit(train.videos)
     np.testing.assert_allclose(ensemble.member_scores(train.videos[:1])["pkgnet"][0], plain.score_frames(train.videos[:1])[0])
+    # Fitting again resumes every finished fit from its own file: nothing is trained (or written) twice.
+    written = {path: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
+    again = clone(ensemble).fit(train.videos)
+    assert {path: path.stat().st_mtime_ns for path in tmp_path.iterdir()} == written
+    np.testing.assert_allclose(again.mean_, ensemble.mean_)
