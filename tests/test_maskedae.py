@@ -369,9 +369,9 @@ def test_stage_two_freezes_everything_but_the_student(data, monkeypatch):
     snapshots = {}
 
     class SpyTrainer(maskedae.Trainer):
-        def fit(self, model, loss_fn, train_data, val_data=None, *, name="fit"):
+        def fit(self, model, loss_fn, train_data, val_data=None, *, name="fit", **options):
             snapshots[f"{name}-before"] = {k: v.clone() for k, v in model.state_dict().items()}
-            model = super().fit(model, loss_fn, train_data, val_data, name=name)
+            model = super().fit(model, loss_fn, train_data, val_data, name=name, **options)
             snapshots[f"{name}-after"] = {k: v.clone() for k, v in model.state_dict().items()}
             return model
 
