@@ -340,8 +340,9 @@ class EventSet:
         """A short hash of the events' content: equal for the same events, different otherwise.
 
         Every field is hashed: the bookkeeping whole, large arrays (patches, flow) through
-        their shape and 1024 evenly spaced rows. Training checkpoints are filed under it, so a
-        fit on other data never resumes this one's (:meth:`pyvad.training.Trainer.fit`).
+        their shape and 1024 evenly spaced rows. Training checkpoints are filed under it (with
+        the fit's settings, :func:`pyvad.training.training_key`), so a fit on other data never
+        resumes this one's.
 
         Returns
         -------

@@ -18,6 +18,7 @@ which returns a dataset that yields the stored features next to the inputs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import math
 import os
@@ -54,6 +55,7 @@ __all__ = [
     "seed_everything",
     "set_trainable",
     "trainer_arguments",
+    "training_key",
 ]
 
 LossFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, Mapping[str, float]] | torch.Tensor"]
@@ -165,6 +167,35 @@ def _cudnn_benchmark(value: bool | None) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.benchmark = previous
+
+
+def training_key(data_fingerprint: str, *settings: Any) -> str:
+    """The ``data_key`` of one fit for :meth:`Trainer.fit`: its data and the settings that shape it.
+
+    Parameters
+    ----------
+    data_fingerprint : str
+        Identifies the training data, e.g. :meth:`pyvad.events.EventSet.fingerprint`.
+    *settings
+        Whatever else decides the trained weights, by ``repr``: pyvad's detectors pass their
+        resolved hyper-parameters (``config_``) and ``random_state``. Device and precision are
+        left out, so that a fit checkpointed on a GPU resumes on a CPU.
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits.
+
+    Examples
+    --------
+    >>> training_key("abc", {"epochs": 5}) == training_key("abc", {"epochs": 5})
+    True
+    >>> training_key("abc", {"epochs": 5}) == training_key("abc", {"epochs": 10})
+    False
+    """
+    digest = hashlib.blake2b(data_fingerprint.encode(), digest_size=8)
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()
 
 
 def trainer_arguments(owner: str, own: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -642,12 +673,13 @@ class Trainer:
         name : str, default="fit"
             Stage name: checkpoint file ``<name>-last.pt`` and progress label.
         data_key : str, optional
-            Identifies the training data (pyvad's detectors pass
-            :meth:`pyvad.events.EventSet.fingerprint`). The checkpoint file is then
-            ``<name>-<data_key>-last.pt``, so that ``resume`` continues only a fit on the same
-            data: fits of one configuration on other videos (cross-validation folds, the
-            cross-fitting of :class:`~pyvad.ensemble.DetectorEnsemble`) keep their own files
-            instead of resuming each other's.
+            Identifies the fit: its training data and settings (pyvad's detectors pass
+            :func:`training_key` of their events and hyper-parameters). The checkpoint file is
+            then ``<name>-<data_key>-last.pt``, so that ``resume`` continues only the same fit.
+            Fits on other videos (cross-validation folds, the cross-fitting of
+            :class:`~pyvad.ensemble.DetectorEnsemble`) or with other settings (more epochs,
+            another learning rate or seed) keep their own files instead of resuming each
+            other's.
 
         Returns
         -------

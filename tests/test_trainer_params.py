@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import torch
 
 from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
 from pyvad.synthetic import make_train_test
@@ -32,6 +33,17 @@ def test_maskedae_checkpoints_each_stage(videos, tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert [re.fullmatch(r"(student|teacher)-[0-9a-f]{16}-last\.pt", name)[1] for name in names] == ["student", "teacher"]
     assert names[0][len("student"):] == names[1][len("teacher"):]  # both stages filed under the same data
+
+
+def test_a_refit_with_other_settings_trains_instead_of_resuming_the_finished_checkpoint(videos, tmp_path):
+    resume = {"checkpoint_dir": tmp_path, "resume": True}
+    first = MaskedAEDetector("fast", **MAE_TINY, trainer_params=resume).fit(videos)
+    longer = MaskedAEDetector("fast", **{**MAE_TINY, "epochs": 2}, trainer_params=resume).fit(videos)
+    assert (len(first.history_["teacher"]), len(longer.history_["teacher"])) == (1, 2)
+    assert len(list(tmp_path.glob("teacher-*-last.pt"))) == 2
+    again = MaskedAEDetector("fast", **MAE_TINY, trainer_params=resume).fit(videos)  # the same fit: resumed
+    for name, value in first.net_.state_dict().items():
+        assert torch.equal(value, again.net_.state_dict()[name]), name
 
 
 @pytest.mark.parametrize("build", [

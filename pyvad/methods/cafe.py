@@ -53,6 +53,7 @@ from pyvad.training import (
     resolve_device,
     seed_everything,
     trainer_arguments,
+    training_key,
 )
 from pyvad.video import Video, as_videos
 
@@ -748,7 +749,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                                           batch_size=self._scoring_batch(device), device=device)
         trainer = Trainer(**self._trainer_arguments(device))
         self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe",
-                                    data_key=events.fingerprint())
+                                    data_key=training_key(events.fingerprint(), config, self.random_state))
         self.training_history_ = [dict(epoch) for epoch in trainer.history_]
 
     def _trainer_arguments(self, device: torch.device) -> dict[str, Any]:

@@ -56,7 +56,7 @@ from pyvad.inference import as_tensor, score_in_batches, scoring_batch_size
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
-from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable, trainer_arguments
+from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable, trainer_arguments, training_key
 from pyvad.video import Video, as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "cell_statistics", "frame_table", "normalized_cells",
@@ -485,7 +485,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     trainer_params : dict, optional
         Extra :class:`~pyvad.training.Trainer` arguments of both stages (``num_workers``,
         ``checkpoint_dir`` and ``resume``, whose checkpoints are ``teacher-<key>-last.pt`` and
-        ``student-<key>-last.pt`` with ``<key>`` the training frames' fingerprint,
+        ``student-<key>-last.pt`` with ``<key>`` a fingerprint of the training frames and settings,
         ``callbacks`` ...); precision is ``amp``.
     random_state : int, optional
         Seed of initialisation, masks, anomalies and data order.
@@ -801,7 +801,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         if config["synthetic_anomalies"]:
             anomalies = self.anomalies if self.anomalies is not None else SyntheticAnomalies()
         data = _FrameDataset(events, anomalies, config["anomaly_probability"])
-        data_key = events.fingerprint()  # checkpoints of a fit on other frames are never resumed
+        # checkpoints of a fit on other frames, or with other settings, are never resumed
+        data_key = training_key(events.fingerprint(), config, seed, anomalies)
         set_trainable(net, freeze=[n for n in CvTMaskedAutoEncoder.STUDENT_MODULES if getattr(net, n) is not None])
         trainer = self._trainer(config["teacher_epochs"], seed)
         trainer.fit(net, self._teacher_loss, data, name="teacher", data_key=data_key)

@@ -49,6 +49,7 @@ from pyvad.training import (
     resolve_device,
     seed_everything,
     trainer_arguments,
+    training_key,
 )
 from pyvad.video import Video, as_videos
 
@@ -342,8 +343,9 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     num_workers : int, default=0
         DataLoader workers during training.
     checkpoint_dir : str or path, optional
-        Trainer checkpoints (``pkgnet-<key>-last.pt``, ``<key>`` the fingerprint of the
-        training events); with ``resume=True`` a stopped fit on the same videos continues.
+        Trainer checkpoints (``pkgnet-<key>-last.pt``, ``<key>`` a fingerprint of the
+        training events and settings); with ``resume=True`` a stopped fit continues when
+        it is the same fit (same videos, hyper-parameters and seed).
     resume : bool, default=False
         Continue from ``checkpoint_dir``.
     trainer_params : dict, optional
@@ -643,7 +645,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         model = _StudentTeacher(self._make_student(tap_channels), teacher)
         trainer = self._trainer()
         data = self._training_data(events, teacher)
-        trainer.fit(model, self._loss(), data, name="pkgnet", data_key=events.fingerprint())
+        trainer.fit(model, self._loss(), data, name="pkgnet",
+                    data_key=training_key(events.fingerprint(), self.config_, self.random_state))
         self.student_, self.teacher_ = model.student, model.teacher
         self.history_ = list(trainer.history_)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
