@@ -725,6 +725,8 @@ class Trainer:
         ckpt_path = self._checkpoint_path(name if data_key is None else f"{name}-{data_key}")
         if self.resume and ckpt_path is not None and ckpt_path.exists():
             state = self._load_checkpoint(ckpt_path, model, optimizer, scheduler, scaler)
+        if self.resume and ckpt_path is not None and self._show_progress(dist):
+            self._report_resume(name, ckpt_path, state)
         self.history_ = list(state.history)
         self.best_val_loss_ = state.best_val_loss
         self.start_epoch_ = state.epoch
@@ -873,6 +875,19 @@ class Trainer:
         if not dist.is_main or not self.verbose:
             return False
         return self.verbose >= 2 or sys.stderr.isatty()
+
+    def _report_resume(self, name: str, path: Path, state: _RunState) -> None:
+        """Say what ``resume`` did: which checkpoint continues, or why the stage starts afresh.
+
+        A fit on other data or settings has its own file (see ``data_key``), so "no checkpoint
+        of this fit" beside other files of the stage tells a user why a fit started over.
+        """
+        if state.epoch:
+            print(f"Trainer: '{name}' resumes from {path} at epoch {state.epoch} of {self.epochs}", file=sys.stderr)
+            return
+        others = sorted(p.name for p in path.parent.glob(f"{name}-*last.pt") if p != path)
+        print(f"Trainer: no checkpoint of this fit ({path.name}) in {path.parent}; '{name}' starts at epoch 0"
+              + (f" (other fits' checkpoints there: {', '.join(others)})" if others else ""), file=sys.stderr)
 
     def _checkpoint_path(self, name: str) -> Path | None:
         return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / f"{name}-last.pt"

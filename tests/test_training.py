@@ -410,3 +410,15 @@ def test_cudnn_benchmark_is_set_only_inside_and_restored(before: bool, value: bo
         assert torch.backends.cudnn.benchmark is before
     finally:
         torch.backends.cudnn.benchmark = saved
+
+
+def test_resume_says_which_checkpoint_continues_or_why_a_fit_starts_over(tmp_path: Path, capsys) -> None:
+    data = _regression_data()
+    _trainer(checkpoint_dir=tmp_path, resume=True, verbose=2).fit(_tiny_model(), _mse, data, data_key="aaaa")
+    assert f"no checkpoint of this fit (fit-aaaa-last.pt) in {tmp_path}; 'fit' starts at epoch 0\n" in capsys.readouterr().err
+    _trainer(checkpoint_dir=tmp_path, resume=True, verbose=2).fit(_tiny_model(), _mse, data, data_key="bbbb")
+    assert "(other fits' checkpoints there: fit-aaaa-last.pt)" in capsys.readouterr().err
+    _trainer(checkpoint_dir=tmp_path, resume=True, verbose=2).fit(_tiny_model(), _mse, data, data_key="aaaa")
+    assert f"'fit' resumes from {tmp_path / 'fit-aaaa-last.pt'} at epoch 3 of 3" in capsys.readouterr().err
+    _trainer(checkpoint_dir=tmp_path, resume=True, verbose=0).fit(_tiny_model(), _mse, data, data_key="aaaa")
+    assert capsys.readouterr().err == ""
