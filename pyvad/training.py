@@ -722,7 +722,7 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda") if amp_dtype is torch.float16 else None
         state = _RunState(data_seed=self._data_seed())
 
-        ckpt_path = self._checkpoint_path(name if data_key is None else f"{name}-{data_key}")
+        ckpt_path = self._checkpoint_path(name, data_key)
         if self.resume and ckpt_path is not None and ckpt_path.exists():
             state = self._load_checkpoint(ckpt_path, model, optimizer, scheduler, scaler)
         if self.resume and ckpt_path is not None and self._show_progress(dist):
@@ -889,8 +889,11 @@ class Trainer:
         print(f"Trainer: no checkpoint of this fit ({path.name}) in {path.parent}; '{name}' starts at epoch 0"
               + (f" (other fits' checkpoints there: {', '.join(others)})" if others else ""), file=sys.stderr)
 
-    def _checkpoint_path(self, name: str) -> Path | None:
-        return None if self.checkpoint_dir is None else Path(self.checkpoint_dir) / f"{name}-last.pt"
+    def _checkpoint_path(self, name: str, data_key: str | None) -> Path | None:
+        """``<name>-last.pt``, or ``<name>-<data_key>-last.pt``, in ``checkpoint_dir`` (None without one)."""
+        if self.checkpoint_dir is None:
+            return None
+        return Path(self.checkpoint_dir) / (f"{name}-last.pt" if data_key is None else f"{name}-{data_key}-last.pt")
 
     # ------------------------------------------------------------------ epochs
 
