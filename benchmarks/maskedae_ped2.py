@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--preset", default="fast", help="detector preset (default: %(default)s)")
     parser.add_argument("--epochs", type=int, help="teacher epochs (student: 40%%); default: the preset's")
     parser.add_argument("--offsets", type=int, nargs="+", help="stacked frames, e.g. -3 0 3")
+    parser.add_argument("--mask-scope", choices=["stack", "reference"],
+                        help="what a masked token hides in training and scoring; default: the preset's")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", help="also save the fitted detector to this .pyvad file")
@@ -50,7 +52,7 @@ def main() -> None:
         det, fit_s = pyvad.load(args.model), None
     else:
         det = MaskedAEDetector(preset=args.preset, epochs=args.epochs, offsets=args.offsets,
-                               random_state=args.seed, verbose=2)
+                               mask_scope=args.mask_scope, random_state=args.seed, verbose=2)
         start = time.perf_counter()
         det.fit(train.videos)
         fit_s = time.perf_counter() - start

@@ -61,6 +61,35 @@ def test_the_encoder_only_sees_visible_tokens():
         torch.testing.assert_close(net(images, keep)["teacher"], net(changed, keep)["teacher"])
 
 
+def test_masked_channels_blank_only_those_channels_of_the_hidden_tokens():
+    net = tiny_net(in_channels=9, masked_channels=(3, 6))
+    images = torch.randn(2, 9, 16, 24)
+    keep = random_keep(2, net.n_tokens, 0.5, generator=torch.Generator().manual_seed(0))
+    tokens, blanked = patchify(images, 4), patchify(net.blank_masked(images, keep), 4)
+    # token values are flattened as (p, p, C): channel c of every pixel is value c of each run of 9
+    channel = torch.arange(tokens.shape[-1]) % 9
+    hidden_part = (channel >= 3) & (channel < 6)
+    for frame in range(2):
+        visible = torch.zeros(net.n_tokens, dtype=torch.bool)
+        visible[keep[frame]] = True
+        assert torch.equal(blanked[frame, visible], tokens[frame, visible])
+        assert torch.equal(blanked[frame, ~visible][:, ~hidden_part], tokens[frame, ~visible][:, ~hidden_part])
+        assert (blanked[frame, ~visible][:, hidden_part] == 0).all()
+
+
+def test_with_masked_channels_a_hidden_token_shows_only_its_other_channels():
+    net = tiny_net(in_channels=9, masked_channels=(3, 6))
+    images = torch.randn(1, 9, 16, 24)
+    keep = torch.tensor([[0, 1, 2, 3, 4, 5]])  # first token row only
+    in_hidden_reference, in_hidden_neighbour = images.clone(), images.clone()
+    in_hidden_reference[:, 3:6, 8:, :] += 5.0  # token rows 2..3 are masked
+    in_hidden_neighbour[:, 0:3, 8:, :] += 5.0
+    with torch.no_grad():
+        teacher = net(images, keep)["teacher"]
+        torch.testing.assert_close(net(in_hidden_reference, keep)["teacher"], teacher)
+        assert not torch.allclose(net(in_hidden_neighbour, keep)["teacher"], teacher)
+
+
 def test_heads_can_be_skipped_without_changing_the_others():
     net = tiny_net()
     images = torch.randn(2, 3, 16, 24)
@@ -102,7 +131,8 @@ def test_without_student_or_class_head_those_outputs_are_absent():
     assert not net.has_student
 
 
-@pytest.mark.parametrize("kwargs", [dict(image_size=(15, 24)), dict(student_branch=4), dict(attention_scale="x")])
+@pytest.mark.parametrize("kwargs", [dict(image_size=(15, 24)), dict(student_branch=4), dict(attention_scale="x"),
+                                    dict(masked_channels=(2, 4)), dict(masked_channels=(2, 2))])
 def test_inconsistent_configurations_are_refused(kwargs):
     with pytest.raises(ValueError):
         tiny_net(**kwargs)

@@ -50,6 +50,11 @@ DETECTORS = {
         "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0, test_mask="complementary",
         architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2),
     ),
+    # masking blanks the scored frame of hidden tokens inside the graph
+    "maskedae_reference": lambda: MaskedAEDetector(
+        "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0, mask_scope="reference",
+        architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2),
+    ),
     # each frame picks its mask in the graph (checksum of its pixels)
     "maskedae_per_frame": lambda: MaskedAEDetector(
         "fast", image_size=(16, 24), batch_size=16, epochs=1, device="cpu", random_state=0, test_mask="per_frame",

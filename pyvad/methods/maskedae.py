@@ -66,7 +66,7 @@ _ARCHITECTURE = dict(encoder_dim=256, encoder_depth=3, encoder_heads=4, decoder_
                      decoder_heads=4, student_branch=1, student_depth=1, mlp_ratio=2.0, dropout=0.1,
                      attention_scale="head")
 _PAPER = dict(
-    offsets=(0,), motion="paper", mask_ratio=0.5, test_mask="fixed", motion_weights=True,
+    offsets=(0,), motion="paper", mask_ratio=0.5, mask_scope="stack", test_mask="fixed", motion_weights=True,
     self_distillation=True, synthetic_anomalies=True, anomaly_maps=True, class_head=True,
     anomaly_probability=0.25, teacher_epochs=100, student_epochs=40, batch_size=100, lr=1e-4,
     optimizer="adam", distillation_loss="weighted", score_weights=(0.4, 0.3, 0.3),
@@ -117,6 +117,11 @@ def _complementary_passes(mask_ratio: float) -> int:
     return round(1.0 / mask_ratio) if mask_ratio > 0 else 0
 
 
+def _reference_index(offsets: Sequence[int]) -> int:
+    """Position of the scored frame (offset 0) in a stack of ``offsets``."""
+    return offsets.index(0) if 0 in offsets else 0
+
+
 def _to_unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 images -> float in [-1, 1]. A plain cast and two in-place passes: adding a float to
     uint8 directly gives the same values but runs 1.7x slower on the CPU (3.8 vs 2.2 ms a
@@ -140,7 +145,7 @@ class _FrameDataset(Dataset):
         self.events = events
         self.anomalies = anomalies
         self.probability = probability if anomalies is not None else 0.0
-        self.reference = events.offsets.index(0) if 0 in events.offsets else 0
+        self.reference = _reference_index(events.offsets)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -420,6 +425,12 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Motion-gradient definition (see :func:`pyvad.foreground.whole_frames.motion_gradients`).
     mask_ratio : float, optional
         Share of tokens masked in training (released code: 0.5).
+    mask_scope : {"stack", "reference"}, optional
+        What a masked token hides: ``"stack"`` (paper, released code) removes the token,
+        every stacked frame of it, from the encoder's input; ``"reference"`` (not in the
+        paper) blanks only the scored frame t in it and keeps its stacked neighbours
+        visible, so the decoder interpolates frame t in time there. Same as ``"stack"``
+        with a single input frame.
     test_mask : {"fixed", "complementary", "per_frame", "none"}, optional
         Test-time masking: one seeded mask shared by all frames; ``round(1 / mask_ratio)``
         seeded passes whose hidden tokens partition the grid, each token scored in the pass
@@ -536,6 +547,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "offsets": ["array-like", None],
         "motion": [StrOptions({"paper", "released"}), None],
         "mask_ratio": [Interval(Real, 0, 1, closed="left"), None],
+        "mask_scope": [StrOptions({"stack", "reference"}), None],
         "test_mask": [StrOptions({"fixed", "complementary", "per_frame", "none"}), None],
         "motion_weights": ["boolean", None],
         "self_distillation": ["boolean", None],
@@ -578,6 +590,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         offsets: Sequence[int] | None = None,
         motion: str | None = None,
         mask_ratio: float | None = None,
+        mask_scope: str | None = None,
         test_mask: str | None = None,
         motion_weights: bool | None = None,
         self_distillation: bool | None = None,
@@ -617,6 +630,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.offsets = offsets
         self.motion = motion
         self.mask_ratio = mask_ratio
+        self.mask_scope = mask_scope
         self.test_mask = test_mask
         self.motion_weights = motion_weights
         self.self_distillation = self_distillation
@@ -689,7 +703,11 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         architecture = dict(config["architecture"])
         if not config["self_distillation"]:
             architecture["student_depth"] = 0
-        return dict(in_channels=channels * len(config["offsets"]),
+        offsets = config["offsets"]
+        if config["mask_scope"] == "reference" and len(offsets) > 1:
+            reference = _reference_index(offsets)
+            architecture["masked_channels"] = (reference * channels, (reference + 1) * channels)
+        return dict(in_channels=channels * len(offsets),
                     out_channels=channels + int(config["anomaly_maps"]), image_size=config["image_size"],
                     patch_size=config["patch_size"], class_head=config["class_head"], **architecture)
 
@@ -886,8 +904,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return torch.compile(net) if self.compile else net
 
     def _scorer(self, net: torch.nn.Module, offsets: Sequence[int]) -> MaskedAEScorer:
-        reference = offsets.index(0) if 0 in offsets else 0
-        return MaskedAEScorer(net, self.test_keep_, reference, self.components_, self.config_["anomaly_maps"],
+        return MaskedAEScorer(net, self.test_keep_, _reference_index(offsets), self.components_, self.config_["anomaly_maps"],
                               self._pass_weights(),
                               per_frame=self.config_["test_mask"] == "per_frame" and self.test_keep_ is not None)
 

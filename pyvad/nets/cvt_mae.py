@@ -20,6 +20,10 @@ released code folds the shuffled visible tokens into a pseudo-grid instead). The
 positional embedding, as in the released code: the zero-padded convolutions carry the
 position information.
 
+``masked_channels`` switches to another masking: a hidden token stays in the sequence with
+only some input channels blanked (with stacked frames, those of the scored frame), so the
+network fills that frame in from the token's other frames and its neighbours.
+
 The module is plain: no training, no data handling.
 """
 
@@ -266,6 +270,12 @@ class CvTMaskedAutoEncoder(nn.Module):
     attention_scale : {"head", "width"}, default="head"
         Softmax temperature ``1/sqrt(head width)`` (standard) or ``1/sqrt(block width)``
         (released code).
+    masked_channels : (int, int), optional
+        What masking hides. None (default, MAE): a masked token is removed from the
+        encoder's input, every channel of it. ``(start, stop)``: only input channels
+        ``start:stop`` of a masked token are blanked (set to 0, mid-grey in [-1, 1]) and the
+        encoder sees every token; with stacked frames, hiding the scored frame's channels
+        leaves its neighbours visible, so the decoder interpolates the frame in time.
 
     Examples
     --------
@@ -295,6 +305,7 @@ class CvTMaskedAutoEncoder(nn.Module):
         dropout: float = 0.1,
         class_head: bool = True,
         attention_scale: str = "head",
+        masked_channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         height, width = (int(s) for s in image_size)
@@ -304,6 +315,13 @@ class CvTMaskedAutoEncoder(nn.Module):
             raise ValueError(f"student_branch={student_branch} must lie in [1, decoder_depth={decoder_depth}]")
         if attention_scale not in ("head", "width"):
             raise ValueError(f"attention_scale must be 'head' or 'width', got {attention_scale!r}")
+        if masked_channels is not None:
+            start, stop = (int(c) for c in masked_channels)
+            if not 0 <= start < stop <= in_channels:
+                raise ValueError(f"masked_channels={tuple(masked_channels)} must be (start, stop) with "
+                                 f"0 <= start < stop <= in_channels={in_channels}")
+            masked_channels = (start, stop)
+        self.masked_channels = masked_channels
         self.patch_size = int(patch_size)
         self.grid = (height // patch_size, width // patch_size)
         self.out_channels = int(out_channels)
@@ -347,6 +365,15 @@ class CvTMaskedAutoEncoder(nn.Module):
     #: Sub-modules trained during self-distillation.
     STUDENT_MODULES: tuple[str, ...] = ("student", "student_norm", "student_head")
 
+    def blank_masked(self, images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``images`` with channels ``masked_channels`` set to 0 in every token not in ``keep`` (B, K)."""
+        start, stop = self.masked_channels
+        visible = images.new_zeros(images.shape[0], self.n_tokens).scatter(1, keep, 1.0)
+        p = self.patch_size
+        visible = visible.reshape(-1, 1, *self.grid).repeat_interleave(p, dim=2).repeat_interleave(p, dim=3)
+        # concatenated, not assigned in place, so autograd and traced graphs see one plain op
+        return torch.cat([images[:, :start], images[:, start:stop] * visible, images[:, stop:]], dim=1)
+
     def encode(self, images: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Encode the visible tokens.
 
@@ -387,7 +414,8 @@ class CvTMaskedAutoEncoder(nn.Module):
         ----------
         images : Tensor of shape (B, in_channels, H, W)
         keep : Tensor of shape (B, K), optional
-            Visible token positions; all tokens if None.
+            Visible token positions; all tokens if None. With ``masked_channels``, the
+            other tokens are blanked in those channels instead of removed.
         teacher, student, classify : bool, default=True
             Which outputs to compute (work for the others is skipped). ``student`` is
             ignored without a student decoder, ``classify`` without a class head.
@@ -398,6 +426,8 @@ class CvTMaskedAutoEncoder(nn.Module):
             ``"teacher"`` and ``"student"``: (B, N, p*p*out_channels) token
             reconstructions; ``"logit"``: (B,) anomaly logit of the [CLS] token.
         """
+        if keep is not None and self.masked_channels is not None:
+            images, keep = self.blank_masked(images, keep), None
         latent = self.encode(images, keep)
         out: dict[str, torch.Tensor] = {}
         if classify and self.class_head is not None:
