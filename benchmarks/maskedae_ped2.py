@@ -17,6 +17,7 @@ import argparse
 import time
 import warnings
 
+import numpy as np
 import torch
 from _common import default_ped2_root, peak_rss_mb, write_result
 from sklearn.exceptions import UndefinedMetricWarning
@@ -43,6 +44,7 @@ def main() -> None:
                         help="score with this test-time masking instead of the detector's own")
     parser.add_argument("--normalize-cells", choices=["yes", "no"],
                         help="score with or without per-cell normalisation instead of the detector's own")
+    parser.add_argument("--scores", help="also write the test videos' frame scores to this .npz file (one array per video)")
     parser.add_argument("--output", help="JSON path (default: benchmarks/results/maskedae_ped2_<preset>.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -68,6 +70,8 @@ def main() -> None:
     start = time.perf_counter()
     scores = det.score_frames(test.videos)
     score_s = time.perf_counter() - start
+    if args.scores:
+        np.savez_compressed(args.scores, **{video: s for video, s in zip(test.names, scores)})
     table = det.transform(test.videos)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)  # 4 Ped2 test videos are all-abnormal

@@ -150,3 +150,18 @@ def test_run_all_records_an_ensembles_statistics_beside_its_members_own_training
         same = np.allclose([record["member_mean_scale"][name] for name, _ in members],
                            [record["member_own_training_mean_std"][name] for name, _ in members])
         assert same == (statistics == "training")
+
+
+def test_video_cross_validation_chooses_each_video_by_the_other_videos_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    select = _load_script("select_by_video_cv", monkeypatch)
+    from pyvad.metrics import micro_auc
+
+    labels = [np.array([0, 0, 1, 1])] * 3
+    good, bad = np.array([0.0, 0.0, 1.0, 1.0]), np.array([1.0, 1.0, 0.0, 0.0])
+    scores = {"a": [good, good, bad], "b": [bad, good, good]}
+    result = select.leave_one_video_out(labels, scores)
+    # video 0: on videos 1-2 a ranks 0.5 and b 1.0; video 1: a tie, so the first listed; video 2: a 1.0, b 0.5
+    assert result["chosen_per_video"] == ["b", "a", "a"]
+    assert result["cv_micro_auc"] == micro_auc(labels, [bad, good, bad])  # each video's own labels chose nothing
+    assert result["chosen_on_all_videos"] == "a"
+    assert result["candidates"]["b"]["micro_auc"] == micro_auc(labels, scores["b"])
