@@ -1,7 +1,7 @@
-"""The ``ensemble_train`` row of ``run_all.py`` recomputed with one member replaced, without refitting the others.
+"""An ensemble row of ``run_all.py`` recomputed with one member replaced, without refitting the others.
 
-    python benchmarks/ensemble_swap_member.py MEMBER NEW_SCORES NEW_MODEL [--old-scores NPZ] [--preset ped2]
-        [--output JSON]
+    python benchmarks/ensemble_swap_member.py MEMBER NEW_SCORES NEW_STATISTICS [--row ensemble_train]
+        [--old-scores NPZ] [--preset ped2] [--output JSON]
 
 ``DetectorEnsemble(statistics="training")`` (default smoothing ``"none"``) scores a frame as ``sum_i w_i (s_i - mean_i) / scale_i``:
 an affine function of its members' frame scores. ``run_all.py`` stores the test scores of the
@@ -11,8 +11,12 @@ ensemble and of every member (``.npz``) but not the members' training statistics
    the stored scores, and stops unless the fit is exact (an ensemble that smooths is not affine,
    and once ``run_all.py`` has rerun the replaced member, ``--old-scores`` must name a copy of
    the scores the ensemble was built from);
-2. replaces the coefficient of ``MEMBER`` by ``w / scale_new``, with ``scale_new`` computed, as the
-   ensemble does, from the new model's training-frame scores (``NEW_MODEL``, a saved detector);
+2. replaces the coefficient of ``MEMBER`` by ``w / scale_new``. For the ``ensemble_train`` row
+   (``DetectorEnsemble(statistics="training")``), ``scale_new`` is computed, as the ensemble does,
+   from the new model's training-frame scores (``NEW_STATISTICS``, a saved detector). For the
+   default, cross-fitted ``ensemble`` row it is the standard deviation of the new member's scores
+   of training videos held out of its fold fits (``NEW_STATISTICS``, the JSON of
+   ``maskedae_heldout_statistics.py --ensemble-folds``, which repeats the ensemble's 2-fold fits);
 3. combines the stored scores of the other members with ``NEW_SCORES`` (the new member's test
    scores, a ``run_all.py`` ``.npz``) and evaluates the frame metrics.
 
@@ -24,6 +28,7 @@ TBDC are left out: pixel maps are not stored.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +69,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("member", choices=MEMBERS, help="the member to replace")
     parser.add_argument("new_scores", type=Path, help="the new member's test scores (.npz of run_all.py)")
-    parser.add_argument("new_model", type=Path, help="the new member's saved model (.pyvad)")
+    parser.add_argument("new_statistics", type=Path,
+                        help="ensemble_train row: the new member's saved model (.pyvad); ensemble row: the JSON of "
+                             "maskedae_heldout_statistics.py --ensemble-folds for it")
+    parser.add_argument("--row", choices=["ensemble_train", "ensemble"], default="ensemble_train",
+                        help="the ensemble row: training-frame statistics, or cross-fitted (default: %(default)s)")
     parser.add_argument("--old-scores", type=Path,
                         help="test scores of the member as it was in the ensemble (default: its run_all.py .npz)")
     parser.add_argument("--preset", default="ped2", help="run_all.py preset of the ensemble row (default: %(default)s)")
@@ -79,7 +88,7 @@ def main() -> None:
     def per_video(flat: np.ndarray) -> list[np.ndarray]:
         return np.split(flat, boundaries)
 
-    ensemble = stacked(RUN_DIR / f"{run_name('ped2', 'ensemble_train', args.preset)}.npz", names)
+    ensemble = stacked(RUN_DIR / f"{run_name('ped2', args.row, args.preset)}.npz", names)
     sources = {m: RUN_DIR / f"{run_name('ped2', m, args.preset)}.npz" for m in MEMBERS}
     if args.old_scores is not None:
         sources[args.member] = args.old_scores
@@ -88,8 +97,12 @@ def main() -> None:
     weights = np.full(len(MEMBERS), 1.0 / len(MEMBERS))  # run_all's ensemble rows: equal weights
     old_scale = weights / coefficients[1:]
 
-    model = pyvad.load(args.new_model)
-    new_scale = float(_zscore_scale(np.concatenate(model.training_frame_scores_))[1])
+    if args.row == "ensemble_train":
+        model = pyvad.load(args.new_statistics)
+        new_scale, described = float(_zscore_scale(np.concatenate(model.training_frame_scores_))[1]), repr(model)
+    else:
+        folds = json.loads(args.new_statistics.read_text())
+        new_scale, described = float(folds["pooled_held_out_mean_std"][1]), repr(folds.get("params"))
     position = MEMBERS.index(args.member)
     new_member = stacked(args.new_scores, names)
     swapped, swapped_coefficients = members.copy(), coefficients[1:].copy()
@@ -99,10 +112,11 @@ def main() -> None:
     result = {
         "dataset": "ped2",
         "preset": args.preset,
+        "row": args.row,
         "replaced": args.member,
         "new_scores": str(args.new_scores),
-        "new_model": str(args.new_model),
-        "new_model_repr": repr(model),
+        "new_statistics": str(args.new_statistics),
+        "new_member": described,
         "recovery_max_residual": residual,
         "members_scale_recovered": dict(zip(MEMBERS, old_scale.tolist())),
         "new_member_scale": new_scale,

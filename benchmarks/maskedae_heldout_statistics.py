@@ -73,7 +73,8 @@ def ensemble_folds(args) -> dict:
                   f"{row['teacher_error_mean']:.2f}, objects per frame {'n/a' if crowd is None else f'{crowd:.1f}'}")
     pooled = np.concatenate(pooled)
     print(f"pooled held-out: mean {pooled.mean():+.2f}, SD {pooled.std():.2f}")
-    return {"folds": folds, "pooled_held_out_mean_std": [float(pooled.mean()), float(pooled.std())]}
+    return {"params": json.loads(args.params), "folds": folds,
+            "pooled_held_out_mean_std": [float(pooled.mean()), float(pooled.std())]}
 
 
 def proxy_statistics(args) -> dict:
