@@ -1,7 +1,8 @@
 """Choose between detector settings by leave-one-video-out cross-validation over labelled videos.
 
     python benchmarks/select_by_video_cv.py stack=results/maskedae_ped2_fast_stack_seed{seed}.npz \
-        reference=results/maskedae_ped2_fast_reference_seed{seed}.npz --seeds 0 1 2 [--output JSON]
+        reference=results/maskedae_ped2_fast_reference_seed{seed}.npz --seeds 0 1 2 \
+        [--dataset avenue --root PATH] [--output JSON]
 
 Every candidate is a setting whose test frame scores were written to ``.npz`` files (one array
 per video, e.g. by ``maskedae_ped2.py --scores``); ``{seed}`` in a path is replaced by each
@@ -51,16 +52,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidates", nargs="+", help="NAME=PATH.npz, PATH may contain {seed}; the first is the default")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--root", default=str(default_ped2_root()), help="Ped2 folder (its test labels)")
+    parser.add_argument("--dataset", default="ped2", help="data set whose test labels are used (default: %(default)s)")
+    parser.add_argument("--root", help="its folder (default for ped2: %s)" % default_ped2_root())
     parser.add_argument("--output", help="JSON path (default: benchmarks/results/select_by_video_cv.json)")
     args = parser.parse_args()
     candidates = dict(item.split("=", 1) for item in args.candidates)
 
-    _, test = load_dataset("ped2", args.root)
+    if args.root is None and args.dataset != "ped2":
+        parser.error(f"--root is needed for {args.dataset}")
+    _, test = load_dataset(args.dataset, args.root or default_ped2_root())
     labels = test.frame_labels
     runs = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)  # Ped2 has all-abnormal test videos
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # single-class test videos (Ped2 has four)
         for seed in args.seeds:
             scores = {}
             for name, pattern in candidates.items():
@@ -71,7 +75,7 @@ def main() -> None:
             own = "  ".join(f"{name} {v['micro_auc']:.4f} / {v['macro_auc']:.4f}" for name, v in result["candidates"].items())
             print(f"seed {seed}: chosen {counts}, cross-validated {result['cv_micro_auc']:.4f} / "
                   f"{result['cv_macro_auc']:.4f}; on all videos {result['chosen_on_all_videos']}; alone: {own}")
-    write_result("select_by_video_cv", {"candidates": candidates, "runs": runs}, args.output)
+    write_result("select_by_video_cv", {"dataset": args.dataset, "candidates": candidates, "runs": runs}, args.output)
 
 
 if __name__ == "__main__":
