@@ -33,6 +33,7 @@ __all__ = [
     "neighbour_indices",
     "normalize_offsets",
     "normalize_patch_size",
+    "reference_index",
 ]
 
 # Arrays up to this size are hashed whole by EventSet.fingerprint, larger ones (the patches) by
@@ -110,6 +111,18 @@ def neighbour_indices(frame_indices: np.ndarray | int, offsets: Sequence[int], n
     """
     t = np.atleast_1d(np.asarray(frame_indices, dtype=np.int64))
     return np.clip(t[:, None] + np.asarray(offsets, dtype=np.int64)[None, :], 0, n_frames - 1)
+
+
+def reference_index(offsets: Sequence[int]) -> int:
+    """Position of the event's own frame (offset 0) in a stack of ``offsets``; the first if 0 is absent.
+
+    Examples
+    --------
+    >>> reference_index((-3, 0, 3)), reference_index((1, 2))
+    (1, 0)
+    """
+    offsets = list(offsets)
+    return offsets.index(0) if 0 in offsets else 0
 
 
 def _pixel_windows(boxes: np.ndarray, height: int, width: int) -> np.ndarray:

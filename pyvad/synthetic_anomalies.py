@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pyvad.events import reference_index
+
 __all__ = ["ANOMALY_SOURCES", "SyntheticAnomalies", "sprites_from_masks"]
 
 ANOMALY_SOURCES: tuple[str, ...] = ("shapes", "textures", "cutouts", "sprites")
@@ -189,7 +191,7 @@ class SyntheticAnomalies:
         left = rng.uniform(-obj_w / 2, width - obj_w / 2)
         velocity = rng.uniform(-1, 1, size=2) * self.max_speed * width
         pasted = frames.copy()
-        reference = list(offsets).index(0) if 0 in offsets else 0
+        reference = reference_index(offsets)
         target_mask = np.zeros((height, width), np.uint8)
         for j, offset in enumerate(offsets):
             placed = _place(pasted[j], image, mask, round(top + offset * velocity[0]),
