@@ -21,9 +21,12 @@ def default_ped2_root() -> Path:
 
 
 def machine() -> dict[str, Any]:
-    """What ran the benchmark: CPU model and cores, GPU if any, library versions."""
+    """What ran the benchmark: CPU model and cores, GPU if any, library versions, and whether
+    ``amp="auto"`` (CAFE's ``fast`` preset) computes in bf16 on its CPU."""
     import numpy
     import torch
+
+    from pyvad.training import native_bfloat16
 
     cpu = platform.processor() or "unknown"
     try:
@@ -42,6 +45,7 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
+        "cpu_native_bf16": native_bfloat16(torch.device("cpu")),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

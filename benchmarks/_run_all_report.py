@@ -106,7 +106,8 @@ def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:
              "    python benchmarks/run_all.py --fast        # generated section: do not edit by hand", ""]
     if last:
         m = last["machine"]
-        lines += [f"Last invocation: {m['date']}, {m['cpu']} ({m['cpu_cores']} cores{', ' + m['gpu'] if 'gpu' in m else ''}), "
+        bf16 = {True: ", bf16 in hardware", False: ", no bf16 in hardware"}.get(m.get("cpu_native_bf16"), "")
+        lines += [f"Last invocation: {m['date']}, {m['cpu']} ({m['cpu_cores']} cores{bf16}{', ' + m['gpu'] if 'gpu' in m else ''}), "
                   f"torch {m['torch']}; {len(last['runs']) - len(last['failed'])}/{len(last['runs'])} runs succeeded "
                   f"in {last['total_seconds'] / 60:.1f} min" + (f"; failed: {', '.join(last['failed'])}" if last["failed"] else "")
                   + ".", ""]
@@ -128,7 +129,9 @@ def results_section(runs: list[dict[str, Any]], run_dir: Path) -> str:
         lines.append("")
     lines += ["AUC, EER, RBDC and TBDC in %. Scoring fps include extraction of the test videos; fit time includes",
               "extraction of the training videos. Each run is a separate process (its own peak RSS). A fit time",
-              "'on <GPU>' is a model fitted there with `--fit-only` and scored here with `--use-fitted`.", RESULTS_END]
+              "'on <GPU>' is a model fitted there with `--fit-only` and scored here with `--use-fitted`. CAFE's `fast`",
+              "preset trains and scores in bf16 where the CPU has bf16 instructions (`amp=\"auto\"`).",
+              RESULTS_END]
     return "\n".join(lines)
 
 

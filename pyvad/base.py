@@ -28,6 +28,7 @@ __all__ = [
     "check_frame_scores",
     "check_frame_labels",
     "check_same_frame_size",
+    "preset_value",
     "resolve_preset",
 ]
 
@@ -364,3 +365,21 @@ def resolve_preset(estimator: Any, presets: Mapping[str, Mapping[str, Any]], nam
         if value is not None:
             config[name] = value
     return config
+
+
+def preset_value(estimator: Any, presets: Mapping[str, Mapping[str, Any]], name: str) -> Any:
+    """One setting of a detector: its parameter ``name`` when not None, else the preset's.
+
+    For settings read afresh at scoring time (such as ``amp``), so that ``set_params`` on a
+    fitted detector takes effect; :func:`resolve_preset` is applied once at fit.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> presets = {"fast": {"amp": "auto"}}
+    >>> preset_value(SimpleNamespace(preset="fast", amp=None), presets, "amp")
+    'auto'
+    >>> preset_value(SimpleNamespace(preset="fast", amp="fp32"), presets, "amp")
+    'fp32'
+    """
+    return resolve_preset(estimator, presets, (name,))[name]

@@ -50,6 +50,7 @@ __all__ = [
     "cache_teacher_features",
     "mixed_precision",
     "move_to_device",
+    "native_bfloat16",
     "resolve_amp",
     "resolve_device",
     "seed_everything",
@@ -67,11 +68,33 @@ _OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
 }
 _SCHEDULERS = (None, "step", "multistep", "cosine")
-_AMP_DTYPES = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
+_AMP_DTYPES = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16, "auto": torch.bfloat16}
+# CPU features (torch.cpu.get_capabilities) that compute bfloat16 in hardware: x86 and Arm.
+_NATIVE_BF16_CPU_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
 _CHECKPOINT_FORMAT = 1
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 in hardware, so that bf16 autocast is faster, not emulated.
+
+    CUDA: compute capability 8.0 or newer (``torch.cuda.is_bf16_supported`` without emulation).
+    CPU: AVX512-BF16 or AMX-BF16 (x86), BF16 or SVE-BF16 (Arm), as ``torch.cpu.get_capabilities``
+    reports them. Anything else: False.
+
+    Examples
+    --------
+    >>> native_bfloat16(torch.device("mps"))
+    False
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
+        capabilities = torch.cpu.get_capabilities()
+        return any(capabilities.get(feature, False) for feature in _NATIVE_BF16_CPU_FEATURES)
+    return False
 
 
 def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
@@ -79,8 +102,9 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
 
     Parameters
     ----------
-    amp : {None, "bf16", "fp16"}
-        Requested mixed precision.
+    amp : {None, "fp32", "bf16", "fp16", "auto"}
+        Requested precision. None and ``"fp32"``: float32. ``"auto"``: bf16 where the device
+        computes it in hardware (:func:`native_bfloat16`), float32 elsewhere.
     device : torch.device
         Where the computation runs. bf16 runs on CUDA and CPU, fp16 on CUDA only; other
         devices (MPS, ...) run in float32.
@@ -95,7 +119,9 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
     (torch.bfloat16, None)
     """
     if amp not in _AMP_DTYPES:
-        raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {amp!r}")
+        raise ValueError(f"amp must be None, 'fp32', 'bf16', 'fp16' or 'auto', got {amp!r}")
+    if amp == "auto":
+        return torch.bfloat16 if native_bfloat16(device) else None
     supported = device.type == "cuda" or (device.type == "cpu" and amp == "bf16")
     return _AMP_DTYPES[amp] if supported else None
 
@@ -509,9 +535,11 @@ class Trainer:
     device : str or torch.device, default="auto"
         Resolved at fit time: CUDA, then MPS, then CPU. Under ``torchrun`` with CUDA
         each process uses ``cuda:LOCAL_RANK``.
-    amp : {None, "bf16", "fp16"}, default=None
+    amp : {None, "fp32", "bf16", "fp16", "auto"}, default=None
         Automatic mixed precision: ``"bf16"`` on CUDA and CPU, ``"fp16"`` (with gradient
-        scaling) on CUDA only; ignored with a warning where unsupported.
+        scaling) on CUDA only; ignored with a warning where unsupported. ``"auto"``: bf16
+        where the device computes it in hardware (:func:`native_bfloat16`), else float32
+        without a warning. None and ``"fp32"``: float32.
     cudnn_benchmark : bool, default=True
         Set ``torch.backends.cudnn.benchmark`` on CUDA while :meth:`fit` runs; the previous
         setting is restored when it returns.
@@ -789,7 +817,7 @@ class Trainer:
         if self.scheduler not in _SCHEDULERS:
             raise ValueError(f"Trainer scheduler must be one of {_SCHEDULERS}, got {self.scheduler!r}")
         if self.amp not in _AMP_DTYPES:
-            raise ValueError(f"Trainer amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
+            raise ValueError(f"Trainer amp must be None, 'fp32', 'bf16', 'fp16' or 'auto', got {self.amp!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"Trainer lr must be a positive number, got {self.lr!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -814,7 +842,7 @@ class Trainer:
     def _amp_dtype(self) -> torch.dtype | None:
         """The autocast dtype, or None when AMP is off or unsupported on this device (warned)."""
         dtype = resolve_amp(self.amp, self.device_)
-        if self.amp is not None and dtype is None:
+        if self.amp in ("bf16", "fp16") and dtype is None:
             warnings.warn(f"Trainer amp={self.amp!r} is not supported on {self.device_} (bf16 runs on CUDA and CPU, "
                           f"fp16 on CUDA); training in float32", stacklevel=3)
         return dtype

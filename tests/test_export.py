@@ -27,10 +27,11 @@ TOLERANCE = 1e-4
 HAS_ONNX = all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnxscript"))
 DEPLOYMENT_PAGE = Path(__file__).resolve().parents[1] / "docs" / "deployment.md"
 
+# Graphs compute in float32, so each detector does too (CAFE's "fast" would use bf16 on CPUs that have it).
 DETECTORS = {
     "cafe": lambda: CAFEDetector(
         "fast", teacher="resnet9_cifar", teacher_weights="random", teacher_input_size=0, student_widths=(8, 8, 8, 8),
-        low_level=("patch",), epochs=1, ca_start_epoch=0, batch_size=64, device="cpu", random_state=0,
+        low_level=("patch",), epochs=1, ca_start_epoch=0, batch_size=64, device="cpu", random_state=0, amp="fp32",
     ),
     "pkgnet": lambda: PKGNetDetector(
         "fast", teacher="resnet18", teacher_weights="random", width=8, epochs=1, batch_size=64, device="cpu",

@@ -8,7 +8,7 @@ import torch
 import pyvad.methods.cafe as cafe_module
 import pyvad.methods.maskedae as maskedae_module
 import pyvad.methods.pkgnet as pkgnet_module
-from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector
+from pyvad import CAFEDetector, MaskedAEDetector, PKGNetDetector, training
 from pyvad.inference import scoring_batch_size
 from pyvad.synthetic import make_train_test
 
@@ -60,12 +60,26 @@ def test_amp_reaches_training_and_scoring(name, videos, monkeypatch):
     assert all(np.isfinite(s).all() for s in scores)
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_float32_by_default(name, videos, monkeypatch):
+@pytest.mark.parametrize(("name", "preset", "expected"), [
+    ("cafe", "ped2", "fp32"), ("cafe", "fast", "auto"), ("pkgnet", "ped2", "fp32"), ("pkgnet", "fast", "fp32"),
+    ("maskedae", "ped2", "fp32"), ("maskedae", "fast", "fp32")])
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_is_the_presets(name, preset, expected, native, videos, monkeypatch):
     module, build = DETECTORS[name]
+    monkeypatch.setattr(training, "native_bfloat16", lambda device: native)
     seen = _record_precision(monkeypatch, module)
-    build().fit(videos[0]).score_frames(videos[1])
-    assert set(seen["trainer"]) == {None} and set(seen["scoring"]) == {None}
+    build().set_params(preset=preset).fit(videos[0]).score_frames(videos[1])
+    on = expected == "auto" and native
+    assert set(seen["trainer"]) == {expected} and set(seen["scoring"]) == {torch.bfloat16 if on else None}
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_scoring_precision_follows_set_params_after_fit(name, videos, monkeypatch):
+    module, build = DETECTORS[name]
+    detector = build(amp="bf16").fit(videos[0])
+    seen = _record_precision(monkeypatch, module)
+    detector.set_params(amp="fp32").score_frames(videos[1])
+    assert set(seen["scoring"]) == {None}
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))

@@ -20,6 +20,7 @@ from pyvad.training import (
     FeatureCache,
     Trainer,
     cache_teacher_features,
+    native_bfloat16,
     resolve_amp,
     resolve_device,
     seed_everything,
@@ -261,6 +262,33 @@ def test_bf16_amp_trains_under_cpu_autocast() -> None:
     ("bf16", "cpu", torch.bfloat16), ("fp16", "cpu", None), ("bf16", "mps", None), ("fp16", "mps", None)])
 def test_resolve_amp_states_where_each_precision_runs(amp, device, expected) -> None:
     assert resolve_amp(amp, torch.device(device)) is expected
+
+
+@pytest.mark.parametrize(("capabilities", "expected"), [
+    ({"avx512_bf16": True, "avx2": True}, torch.bfloat16), ({"amx_bf16": True}, torch.bfloat16),
+    ({"bf16": True}, torch.bfloat16), ({"avx512_bf16": False, "avx2": True}, None), ({}, None)])
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(capabilities, expected, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert native_bfloat16(torch.device("cpu")) is (expected is not None)
+    assert resolve_amp("auto", torch.device("cpu")) is expected
+    assert resolve_amp("fp32", torch.device("cpu")) is None
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_trains_in_bf16_only_on_native_hardware_and_never_warns(native, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": native})
+    dtypes = []
+
+    def loss(model: nn.Module, batch, epoch: int):
+        x, y = batch
+        prediction = model(x)
+        dtypes.append(prediction.dtype)
+        return nn.functional.mse_loss(prediction.float(), y), {}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _trainer(epochs=1, amp="auto").fit(_tiny_model(), loss, _regression_data())
+    assert set(dtypes) == {torch.bfloat16 if native else torch.float32}
 
 
 def test_resolve_amp_rejects_unknown_precisions() -> None:

@@ -46,7 +46,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector, resolve_preset
+from pyvad.base import BaseDetector, preset_value, resolve_preset
 from pyvad.events import EventSet, reference_index
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph
@@ -69,7 +69,7 @@ _PAPER = dict(
     offsets=(0,), motion="paper", mask_ratio=0.5, mask_scope="stack", test_mask="fixed", motion_weights=True,
     self_distillation=True, synthetic_anomalies=True, anomaly_maps=True, class_head=True,
     anomaly_probability=0.25, teacher_epochs=100, student_epochs=40, batch_size=100, lr=1e-4,
-    optimizer="adam", distillation_loss="weighted", score_weights=(0.4, 0.3, 0.3),
+    optimizer="adam", distillation_loss="weighted", score_weights=(0.4, 0.3, 0.3), amp="fp32",
     filter_sigma_spatial=1.0, filter_sigma_temporal=2.0, smoothing_sigma=11.0, smoothing_window=37,
     # Not in the paper (it takes the maximum of the raw maps): chosen with a rule written down
     # before the runs, on a label-free proxy (benchmarks/RESULTS.md, session 11).
@@ -482,8 +482,11 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Frames per forward pass when scoring. Default: on the CPU, ``409600 // (H * W)`` of the
         input size, between 1 and 16 (2 at Avenue's 320x640, 16 at Ped2's 80x160), since
         larger batches fall out of the cache; 32 on other devices.
-    amp : {"bf16", "fp16"} or None, default=None
-        Mixed precision for training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on CUDA.
+    amp : {"fp32", "bf16", "fp16", "auto"}, optional
+        Precision of training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on CUDA,
+        ``"auto"``: bf16 where the device computes it in hardware, else float32 (see
+        :func:`pyvad.training.resolve_amp`). Read again at scoring, so ``set_params`` on a
+        fitted detector changes it. Presets: ``"fp32"`` (the paper); ``fast`` too (bf16 trains it no faster on a CPU, and worse).
     compile : bool, default=False
         ``torch.compile`` the network for scoring.
     device : str, default="auto"
@@ -566,7 +569,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "architecture": [dict, None],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "amp": [StrOptions({"bf16", "fp16"}), None],
+        "amp": [StrOptions({"fp32", "bf16", "fp16", "auto"}), None],
         "compile": ["boolean"],
         "device": [str],
         "trainer_params": [dict, None],
@@ -805,7 +808,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _trainer(self, epochs: int, seed: int | None) -> Trainer:
         config = self.config_
         own = dict(epochs=epochs, batch_size=config["batch_size"], optimizer=config["optimizer"], lr=config["lr"],
-                   device=self.device, amp=self.amp, random_state=seed, verbose=self.verbose)
+                   device=self.device, amp=config["amp"], random_state=seed, verbose=self.verbose)
         return Trainer(**trainer_arguments(type(self).__name__, own, self.trainer_params))
 
     def _train(self, net: CvTMaskedAutoEncoder, events: FrameEvents, seed: int | None) -> None:
@@ -914,7 +917,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             return [events.patches[rows]]
 
         return score_in_batches(scorer, scorer.names, batch, len(events), self.scoring_batch_size(device), device,
-                                resolve_amp(self.amp, device))
+                                resolve_amp(preset_value(self, PRESETS, "amp"), device))
 
     def scoring_batch_size(self, device: str | torch.device = "cpu") -> int:
         """Frames per forward pass when scoring on ``device``: ``inference_batch_size``, or its default.
