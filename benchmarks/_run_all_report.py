@@ -33,7 +33,8 @@ PAPER_AUC: dict[tuple[str, str], tuple[float | None, float | None]] = {
 # What differs from the paper's setting in a run of the fast preset (beyond the teacher weights,
 # which each JSON records).
 FAST_DIFFERENCES = {
-    "cafe": "8 of 50 epochs on 16k objects, student widths 16-128 (paper 64-512), 64 px teacher input",
+    "cafe": "8 of 50 epochs on 16k objects, student widths 16-128 (paper 64-512), 64 px teacher input, "
+            "bf16 on CPUs with bf16 instructions (paper float32)",
     "pkgnet": "15 of 120 epochs (all objects), 8-channel student (paper 64)",
     "maskedae": "40x80 input (paper 80x160), encoder 128 / decoder 64 wide, 10 + 4 of 100 + 40 epochs, "
                 "frames t-3, t, t+3 stacked (released code), synthetic anomalies without UBnormal",

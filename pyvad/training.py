@@ -80,9 +80,9 @@ _CHECKPOINT_FORMAT = 1
 def native_bfloat16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 in hardware, so that bf16 autocast is faster, not emulated.
 
-    CUDA: compute capability 8.0 or newer (``torch.cuda.is_bf16_supported`` without emulation).
-    CPU: AVX512-BF16 or AMX-BF16 (x86), BF16 or SVE-BF16 (Arm), as ``torch.cpu.get_capabilities``
-    reports them. Anything else: False.
+    CUDA: compute capability 8.0 (Ampere) or newer. CPU: AVX512-BF16 or AMX-BF16 (x86), BF16 or
+    SVE-BF16 (Arm), as ``torch.cpu.get_capabilities`` reports them (False with a torch too old to
+    have it). Anything else: False.
 
     Examples
     --------
@@ -90,7 +90,7 @@ def native_bfloat16(device: torch.device) -> bool:
     False
     """
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
         capabilities = torch.cpu.get_capabilities()
         return any(capabilities.get(feature, False) for feature in _NATIVE_BF16_CPU_FEATURES)

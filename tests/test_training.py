@@ -274,6 +274,19 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(capabilities, exp
     assert resolve_amp("fp32", torch.device("cpu")) is None
 
 
+@pytest.mark.parametrize(("capability", "expected"), [((9, 0), True), ((8, 0), True), ((7, 5), False)])
+def test_native_bfloat16_on_cuda_needs_compute_capability_8(capability, expected, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert native_bfloat16(torch.device("cuda")) is expected
+
+
+def test_native_bfloat16_is_false_where_torch_cannot_tell(monkeypatch) -> None:
+    monkeypatch.delattr(torch.cpu, "get_capabilities")
+    assert native_bfloat16(torch.device("cpu")) is False
+    assert native_bfloat16(torch.device("mps")) is False
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_trains_in_bf16_only_on_native_hardware_and_never_warns(native, monkeypatch) -> None:
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": native})

@@ -486,7 +486,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         Precision of training and scoring: ``"bf16"`` on CUDA and CPU, ``"fp16"`` on CUDA,
         ``"auto"``: bf16 where the device computes it in hardware, else float32 (see
         :func:`pyvad.training.resolve_amp`). Read again at scoring, so ``set_params`` on a
-        fitted detector changes it. Presets: ``"fp32"`` (the paper); ``fast`` too (bf16 trains it no faster on a CPU, and worse).
+        fitted detector changes it. Presets: ``"fp32"`` (the paper), ``fast`` too (bf16
+        trained it no faster on a CPU, and worse).
     compile : bool, default=False
         ``torch.compile`` the network for scoring.
     device : str, default="auto"
