@@ -241,19 +241,25 @@ def test_fp16_amp_is_ignored_with_a_warning_off_cuda() -> None:
         _trainer(epochs=1, amp="fp16").fit(_tiny_model(), _mse, _regression_data())
 
 
-def test_bf16_amp_trains_under_cpu_autocast() -> None:
-    dtypes = []
+def _autocast_dtypes(amp: str, epochs: int = 1) -> tuple[set[torch.dtype], nn.Module]:
+    """Train with ``amp`` (warnings are errors); the dtypes the model's outputs had, and the model."""
+    dtypes = set()
 
     def loss(model: nn.Module, batch, epoch: int):
         x, y = batch
         prediction = model(x)
-        dtypes.append(prediction.dtype)
+        dtypes.add(prediction.dtype)
         return nn.functional.mse_loss(prediction.float(), y), {}
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = _trainer(epochs=2, amp="bf16").fit(_tiny_model(), loss, _regression_data())
-    assert set(dtypes) == {torch.bfloat16}
+        model = _trainer(epochs=epochs, amp=amp).fit(_tiny_model(), loss, _regression_data())
+    return dtypes, model
+
+
+def test_bf16_amp_trains_under_cpu_autocast() -> None:
+    dtypes, model = _autocast_dtypes("bf16", epochs=2)
+    assert dtypes == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
@@ -290,18 +296,8 @@ def test_native_bfloat16_is_false_where_torch_cannot_tell(monkeypatch) -> None:
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_trains_in_bf16_only_on_native_hardware_and_never_warns(native, monkeypatch) -> None:
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": native})
-    dtypes = []
-
-    def loss(model: nn.Module, batch, epoch: int):
-        x, y = batch
-        prediction = model(x)
-        dtypes.append(prediction.dtype)
-        return nn.functional.mse_loss(prediction.float(), y), {}
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        _trainer(epochs=1, amp="auto").fit(_tiny_model(), loss, _regression_data())
-    assert set(dtypes) == {torch.bfloat16 if native else torch.float32}
+    dtypes, _ = _autocast_dtypes("auto")
+    assert dtypes == {torch.bfloat16 if native else torch.float32}
 
 
 def test_resolve_amp_rejects_unknown_precisions() -> None:
