@@ -406,7 +406,7 @@ def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None
     parser.add_argument("--preset", help="preset of the method (e.g. ped2, avenue, fast)")
     parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 or mps (methods with a device parameter)")
-    parser.add_argument("--amp", choices=["fp32", "bf16", "fp16", "auto"],
+    parser.add_argument("--amp", choices=["fp32", "bf16", "fp16", "auto"],  # pyvad.training.AMP_CHOICES (no torch at start-up)
                         help="precision of training and scoring (bf16: CUDA and CPU; fp16: CUDA; auto: bf16 where "
                              "the hardware computes it, else fp32; default: the preset's)")
     parser.add_argument("--seed", type=int,

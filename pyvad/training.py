@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from pyvad.exceptions import ModelFileError
 
 __all__ = [
+    "AMP_CHOICES",
     "Callback",
     "FeatureCache",
     "LossFn",
@@ -68,7 +69,9 @@ _OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
 }
 _SCHEDULERS = (None, "step", "multistep", "cosine")
-_AMP_DTYPES = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16, "auto": torch.bfloat16}
+_AMP_DTYPES = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+AMP_CHOICES = ("fp32", "bf16", "fp16", "auto")
+"""The precisions ``amp=`` accepts besides None (float32), on the Trainer and every trained detector."""
 # CPU features (torch.cpu.get_capabilities) that compute bfloat16 in hardware: x86 and Arm.
 _NATIVE_BF16_CPU_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
 _CHECKPOINT_FORMAT = 1
@@ -118,10 +121,10 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
     >>> resolve_amp("bf16", torch.device("cpu")), resolve_amp("fp16", torch.device("cpu"))
     (torch.bfloat16, None)
     """
-    if amp not in _AMP_DTYPES:
-        raise ValueError(f"amp must be None, 'fp32', 'bf16', 'fp16' or 'auto', got {amp!r}")
+    if amp is not None and amp not in AMP_CHOICES:
+        raise ValueError(f"amp must be None or one of {AMP_CHOICES}, got {amp!r}")
     if amp == "auto":
-        return torch.bfloat16 if native_bfloat16(device) else None
+        amp = "bf16" if native_bfloat16(device) else None
     supported = device.type == "cuda" or (device.type == "cpu" and amp == "bf16")
     return _AMP_DTYPES[amp] if supported else None
 
@@ -816,8 +819,8 @@ class Trainer:
             raise ValueError(f"Trainer optimizer must be one of {sorted(_OPTIMIZERS)} or a callable, got {self.optimizer!r}")
         if self.scheduler not in _SCHEDULERS:
             raise ValueError(f"Trainer scheduler must be one of {_SCHEDULERS}, got {self.scheduler!r}")
-        if self.amp not in _AMP_DTYPES:
-            raise ValueError(f"Trainer amp must be None, 'fp32', 'bf16', 'fp16' or 'auto', got {self.amp!r}")
+        if self.amp is not None and self.amp not in AMP_CHOICES:
+            raise ValueError(f"Trainer amp must be None or one of {AMP_CHOICES}, got {self.amp!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"Trainer lr must be a positive number, got {self.lr!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:

@@ -17,8 +17,9 @@ import torch
 import pyvad
 from pyvad import __version__
 from pyvad.base import BaseDetector
-from pyvad.cli import main
+from pyvad.cli import build_parser, main
 from pyvad.synthetic import make_train_test
+from pyvad.training import AMP_CHOICES
 from pyvad.video import Video, as_videos, write_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -340,3 +341,10 @@ def test_help_of_every_command_documents_its_options(command, options, capsys):
         main([command, "--help"])
     text = capsys.readouterr().out
     assert all(option in text for option in options)
+
+
+@pytest.mark.parametrize("command", ["fit", "evaluate"])
+def test_amp_choices_are_the_trainers(command):
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    amp = next(a for a in sub._actions if a.dest == "amp")
+    assert tuple(amp.choices) == AMP_CHOICES

@@ -47,6 +47,7 @@ from pyvad.inference import as_tensor, score_in_batches, scoring_batch_size
 from pyvad.nets.cafe import LAYER_GROUPS, STUDENT_BLOCKS, CAFENet, CAFEStudent
 from pyvad.teachers import Teacher
 from pyvad.training import (
+    AMP_CHOICES,
     Trainer,
     cache_teacher_features,
     resolve_amp,
@@ -530,7 +531,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
         "cache_teacher": ["boolean", None],
         "device": [str, torch.device],
-        "amp": [StrOptions({"fp32", "bf16", "fp16", "auto"}), None],
+        "amp": [StrOptions(set(AMP_CHOICES)), None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "trainer_params": [dict, None],
         "random_state": ["random_state"],

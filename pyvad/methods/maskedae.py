@@ -56,7 +56,7 @@ from pyvad.inference import as_tensor, score_in_batches, scoring_batch_size
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
 from pyvad.synthetic_anomalies import SyntheticAnomalies
-from pyvad.training import Trainer, resolve_amp, resolve_device, set_trainable, trainer_arguments, training_key
+from pyvad.training import AMP_CHOICES, Trainer, resolve_amp, resolve_device, set_trainable, trainer_arguments, training_key
 from pyvad.video import Video, as_videos
 
 __all__ = ["PRESETS", "MaskedAEDetector", "MaskedAEScorer", "cell_statistics", "frame_table", "normalized_cells",
@@ -570,7 +570,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "architecture": [dict, None],
         "epochs": [Interval(Integral, 1, None, closed="left"), None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "amp": [StrOptions({"fp32", "bf16", "fp16", "auto"}), None],
+        "amp": [StrOptions(set(AMP_CHOICES)), None],
         "compile": ["boolean"],
         "device": [str],
         "trainer_params": [dict, None],

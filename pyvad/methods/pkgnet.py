@@ -43,6 +43,7 @@ from pyvad.inference import score_in_batches, scoring_batch_size
 from pyvad.nets.unet import UNetPredictor
 from pyvad.teachers import Teacher, default_taps
 from pyvad.training import (
+    AMP_CHOICES,
     Trainer,
     cache_teacher_features,
     resolve_amp,
@@ -423,7 +424,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "cache_teacher": ["boolean", None],
         "max_train_events": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
-        "amp": [StrOptions({"fp32", "bf16", "fp16", "auto"}), None],
+        "amp": [StrOptions(set(AMP_CHOICES)), None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
         "checkpoint_dir": [str, os.PathLike, None],
