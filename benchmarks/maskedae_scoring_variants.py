@@ -41,6 +41,7 @@ VARIANTS = [
     ("none", "none", "max", None), ("none", "none", "mean", None),
     ("per_frame", "per_frame", "max", None), ("per_frame", "per_frame", "mean", None),
     ("fixed", "fixed", "max", "minus_mean"), ("fixed", "fixed", "max", "zscore"), ("fixed", "fixed", "max", "over_mean"),
+    ("none", "none", "max", "zscore"), ("none", "none", "mean", "zscore"), ("hidden", "hidden", "max", "zscore"),
 ]
 
 

@@ -165,3 +165,21 @@ def test_video_cross_validation_chooses_each_video_by_the_other_videos_labels(mo
     assert result["cv_micro_auc"] == micro_auc(labels, [bad, good, bad])  # each video's own labels chose nothing
     assert result["chosen_on_all_videos"] == "a"
     assert result["candidates"]["b"]["micro_auc"] == micro_auc(labels, scores["b"])
+
+
+def test_maskedae_reconstruction_by_token_splits_every_token_once_and_measures_the_mean_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyvad.methods.maskedae import MaskedAEDetector
+
+    maxima = _load_script("maskedae_maxima", monkeypatch)
+    still = [np.full((20, 32, 48, 3), 90, np.uint8), np.full((20, 32, 48, 3), 130, np.uint8)]
+    detector = MaskedAEDetector("fast", image_size=(16, 24), offsets=(0,), batch_size=8, epochs=1, random_state=0,
+                                architecture=dict(encoder_dim=16, decoder_dim=8, encoder_heads=2, decoder_heads=2)).fit(still)
+    hidden = np.ones(detector.net_.n_tokens, bool)
+    hidden[detector.test_keep_.reshape(-1).numpy()] = False
+    rows = maxima.reconstruction_by_token(detector, still, hidden, step=5)
+    assert sum(row["tokens"] for row in rows.values()) == 8 * detector.net_.n_tokens  # 40 frames, every 5th
+    assert rows["hidden static"]["tokens"] == 8 * hidden.sum()  # no motion: every token is static
+    # two grey levels, four frames each: the mean frame misses every pixel by (130 - 90) / 2 grey levels
+    assert rows["hidden static"]["mean training frame"] == pytest.approx((20 / 127.5) ** 2, rel=1e-5)
+    assert rows["visible static"]["teacher"] > 0 and rows["hidden moving"]["teacher"] is None
