@@ -274,7 +274,25 @@ def load(
 
 
 def check_frame_scores(scores: Any, *, where: str) -> np.ndarray:
-    """Return ``scores`` as a finite 1-D float64 array or raise naming ``where``."""
+    """Return ``scores`` as a finite 1-D float64 array or raise naming ``where``.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_frames,)
+        Frame scores of one video.
+    where : str
+        What produced the scores, put at the start of the error message.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_frames,)
+        The scores as ``float64``.
+
+    Raises
+    ------
+    InvalidVideoError
+        If the scores are not 1-D or one of them is NaN or infinite.
+    """
     array = np.asarray(scores, dtype=np.float64)
     if array.ndim != 1:
         raise InvalidVideoError(f"{where}: frame scores must be 1-D, got shape {array.shape}")
@@ -372,6 +390,25 @@ def preset_value(estimator: Any, presets: Mapping[str, Mapping[str, Any]], name:
 
     For settings read afresh at scoring time (such as ``amp``), so that ``set_params`` on a
     fitted detector takes effect; :func:`resolve_preset` is applied once at fit.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Has a ``preset`` attribute and an attribute ``name``.
+    presets : mapping of str to mapping
+        Preset name → settings.
+    name : str
+        The setting to read.
+
+    Returns
+    -------
+    object
+        ``estimator.<name>`` if it is not None, else ``presets[estimator.preset][name]``.
+
+    Raises
+    ------
+    ValueError
+        If ``estimator.preset`` is not a key of ``presets``.
 
     Examples
     --------

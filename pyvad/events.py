@@ -116,6 +116,16 @@ def neighbour_indices(frame_indices: np.ndarray | int, offsets: Sequence[int], n
 def reference_index(offsets: Sequence[int]) -> int:
     """Position of the event's own frame (offset 0) in a stack of ``offsets``; the first if 0 is absent.
 
+    Parameters
+    ----------
+    offsets : sequence of int
+        Frame offsets of the stack, relative to the event's frame.
+
+    Returns
+    -------
+    int
+        Index of ``0`` in ``offsets``, or 0 if ``0`` is not there.
+
     Examples
     --------
     >>> reference_index((-3, 0, 3)), reference_index((1, 2))
@@ -376,7 +386,19 @@ class EventSet:
         return digest.hexdigest()
 
     def for_video(self, video_id: int) -> EventSet:
-        """The events of one video (bookkeeping of all videos kept)."""
+        """The events of one video (bookkeeping of all videos kept).
+
+        Parameters
+        ----------
+        video_id : int
+            Index of the video in this set (``0 <= video_id < n_videos``).
+
+        Returns
+        -------
+        EventSet
+            The events whose ``video_ids`` equal ``video_id``, in their current order;
+            empty if the video has none. ``n_frames``, names and sizes of all videos stay.
+        """
         return self[self.video_ids == video_id]
 
     @classmethod

@@ -237,7 +237,34 @@ def _fusion_spec(fusion: Any) -> dict[str, Any]:
 
 
 def export_detector(detector: Any, path: str | os.PathLike, format: str = "onnx") -> Path:
-    """Export a fitted detector's scoring graph and sidecar; see :meth:`ExportMixin.export`."""
+    """Export a fitted detector's scoring graph and sidecar; see :meth:`ExportMixin.export`.
+
+    Parameters
+    ----------
+    detector : estimator
+        A fitted detector that defines ``_scoring_graph()`` and is fused by a
+        :class:`~pyvad.fusion.ScoreFusion`.
+    path : str or path-like
+        Graph file to write; the sidecar is ``path`` with ``.json`` appended.
+    format : {"onnx", "torchscript"}, default="onnx"
+        Graph format.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The graph file.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        The detector is not fitted.
+    ValueError
+        Unknown ``format``, or ``path`` is a folder.
+    TypeError
+        ``path`` is not a str or path-like, or the fusion is not a ``ScoreFusion``.
+    ImportError
+        ONNX export without torch >= 2.5 and ``onnxscript``.
+    """
     path = _check_target(path, format)
     check_is_fitted(detector)
     fusion = _fusion_spec(detector.fusion_)
@@ -434,7 +461,22 @@ class ExportedDetector:
             yield {name: getattr(events, name)[rows] for name in self.spec["inputs"]}
 
     def events(self, X: Any) -> EventSet:
-        """``X`` itself if it is an EventSet, else the extractor's events of the videos ``X``."""
+        """``X`` itself if it is an EventSet, else the extractor's events of the videos ``X``.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            What to score. Videos are passed through the extractor (fitted on ``X``).
+
+        Returns
+        -------
+        EventSet
+
+        Raises
+        ------
+        TypeError
+            If ``X`` holds videos but there is no extractor.
+        """
         if isinstance(X, EventSet):
             return X
         if self.extractor is None:
@@ -447,6 +489,11 @@ class ExportedDetector:
 
     def transform(self, X: Any) -> ScoreTable:
         """Raw score components of ``X`` (videos or an EventSet), as the detector's ``transform``.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            What to score (see :meth:`events`).
 
         Returns
         -------
@@ -476,10 +523,32 @@ class ExportedDetector:
         return self.fusion.score_frames(self.transform(X))
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """``-concatenate(score_frames(X))``: lower = more abnormal, as the detector's ``score_samples``."""
+        """``-concatenate(score_frames(X))``: lower = more abnormal, as the detector's ``score_samples``.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            What to score.
+
+        Returns
+        -------
+        ndarray of shape (n_frames_total,)
+            Frames of all videos, concatenated in video order.
+        """
         frames = self.score_frames(X)
         return -np.concatenate(frames) if frames else np.empty(0, dtype=np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
-        """``-1`` for abnormal frames (``score_samples < offset``), ``+1`` otherwise."""
+        """``-1`` for abnormal frames (``score_samples < offset``), ``+1`` otherwise.
+
+        Parameters
+        ----------
+        X : sequence of videos or EventSet
+            What to score.
+
+        Returns
+        -------
+        ndarray of shape (n_frames_total,)
+            ``-1`` or ``+1`` per frame, all videos concatenated.
+        """
         return np.where(self.score_samples(X) - self.offset < 0, -1, 1)

@@ -560,7 +560,24 @@ class ScoreCsvWriter:
         self._writer.writerow((["video"] if video_column else []) + list(SCORE_CSV_COLUMNS))
 
     def write(self, frame: int, time_s: float, score: float, video: str | None = None) -> None:
-        """Write one frame's row (``video`` is required exactly when ``video_column`` is set)."""
+        """Write one frame's row (``video`` is required exactly when ``video_column`` is set).
+
+        Parameters
+        ----------
+        frame : int
+            0-based frame index.
+        time_s : float
+            Time of the frame in seconds (written with 4 decimals).
+        score : float
+            The frame's anomaly score (written with 6 significant digits).
+        video : str, optional
+            Video name, for the first column; give it only when ``video_column`` is true.
+
+        Raises
+        ------
+        ValueError
+            If ``video`` is given without a video column, or missing with one.
+        """
         if (video is not None) != self.video_column:
             raise ValueError("ScoreCsvWriter.write: give video exactly when the writer has a video column")
         row = [int(frame), f"{time_s:.4f}", f"{score:.6g}"]

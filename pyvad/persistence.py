@@ -233,6 +233,24 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
     """Write ``estimator`` to ``path`` atomically (temporary file, then rename).
 
     A failure at any point leaves an existing file at ``path`` untouched.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A scikit-learn style estimator, fitted or not. Its parameters and fitted
+        attributes (names ending in ``_``, or what its ``_get_state`` returns) are stored.
+    path : str or path-like
+        Destination file; missing parent folders are created.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    TypeError
+        If a parameter or fitted attribute has a type the format cannot store.
     """
     path = Path(path)
     encoder = _Encoder()
@@ -313,7 +331,24 @@ def estimator_to_json(estimator: Any) -> dict | None:
 
 
 def estimator_from_json(blob: Mapping[str, Any]) -> Any:
-    """Rebuild an estimator written by :func:`estimator_to_json` (pyvad or plugin classes only)."""
+    """Rebuild an estimator written by :func:`estimator_to_json` (pyvad or plugin classes only).
+
+    Parameters
+    ----------
+    blob : mapping
+        ``{"class": "module:Class", "params": {...}}`` as returned by :func:`estimator_to_json`.
+
+    Returns
+    -------
+    estimator
+        A new, unfitted estimator with those parameters.
+
+    Raises
+    ------
+    pyvad.exceptions.ModelFileError
+        If the entry is malformed, names a class outside pyvad and its plugins or one
+        that is not an estimator, or gives parameters the class does not know.
+    """
     return decode_estimator(blob, _Decoder([], {}))
 
 
@@ -363,7 +398,29 @@ def read_header(path: str | os.PathLike) -> tuple[dict, bytes]:
 def load_estimator(
     path: str | os.PathLike, *, trusted_classes: Iterable[type | str] = ()
 ) -> Any:
-    """Load an estimator written by :func:`save_estimator`; see :func:`pyvad.load`."""
+    """Load an estimator written by :func:`save_estimator`; see :func:`pyvad.load`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.pyvad`` file.
+    trusted_classes : iterable of type or str, default=()
+        Classes from outside pyvad (or their ``"module:Class"`` names) that the file may
+        instantiate; classes of pyvad and of installed plugins are always allowed.
+
+    Returns
+    -------
+    estimator
+        The estimator as saved, fitted or not; tensors are on the CPU.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    pyvad.exceptions.ModelFileError
+        If the file is not a pyvad model, is truncated or corrupt, uses a newer format
+        version, or names a class that is not allowed.
+    """
     header, body = read_header(path)
     try:
         tensors = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)

@@ -262,7 +262,19 @@ def _training_quantile(detector: Any, quantile: float) -> float:
 
 
 def is_live_source(source: Any) -> bool:
-    """True for a camera index (``int``) or a URL (``rtsp://``, ``http://`` …)."""
+    """True for a camera index (``int``) or a URL (``rtsp://``, ``http://`` …).
+
+    Parameters
+    ----------
+    source : object
+        What to read frames from: a camera index, a URL, a file path, an array ...
+
+    Returns
+    -------
+    bool
+        True for an integer that is not a bool, or a str containing ``"://"``;
+        False otherwise (files, arrays, ``True``/``False``).
+    """
     if isinstance(source, bool):
         return False
     return isinstance(source, Integral) or (isinstance(source, str) and "://" in source)

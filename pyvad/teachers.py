@@ -130,6 +130,17 @@ def default_taps(name: str) -> tuple[str, ...]:
     Four stage outputs at strides 4/8/16/32 for torchvision backbones; CAFE's
     ``layer2, layer3, layer4, avgpool`` for the CIFAR ResNets.
 
+    Parameters
+    ----------
+    name : str
+        Teacher architecture, as passed to :class:`Teacher`; other torchvision names
+        are matched by their family prefix (``"resnet"``, ``"efficientnet"`` ...).
+
+    Returns
+    -------
+    tuple of str
+        Graph node names, in forward order.
+
     Raises
     ------
     ValueError
@@ -414,7 +425,18 @@ class Teacher(nn.Module):
         self.train(not frozen)
 
     def train(self, mode: bool = True) -> Teacher:
-        """Switch training mode; a frozen teacher always stays in eval mode."""
+        """Switch training mode; a frozen teacher always stays in eval mode.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode wanted; ignored (eval mode) when the teacher is frozen.
+
+        Returns
+        -------
+        Teacher
+            ``self``.
+        """
         return super().train(mode and not self.frozen)
 
     def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
@@ -442,7 +464,20 @@ class Teacher(nn.Module):
 
     @torch.no_grad()
     def feature_shapes(self, height: int = 32, width: int = 32) -> dict[str, tuple[int, ...]]:
-        """Shape (C, h, w) of every tap for an input of ``height`` x ``width`` pixels."""
+        """Shape (C, h, w) of every tap for an input of ``height`` x ``width`` pixels.
+
+        Runs one zero image in eval mode, then restores the training mode.
+
+        Parameters
+        ----------
+        height, width : int, default=32
+            Input size in pixels (before the resize to ``input_size``, if set).
+
+        Returns
+        -------
+        dict of str to tuple of int
+            Tap name → ``(C, h, w)`` (``(C, 1, 1)`` for ``avgpool``), in :attr:`taps` order.
+        """
         device = self.mean.device
         was_training = self.training
         self.eval()

@@ -87,6 +87,16 @@ def native_bfloat16(device: torch.device) -> bool:
     SVE-BF16 (Arm), as ``torch.cpu.get_capabilities`` reports them (False with a torch too old to
     have it). Anything else: False.
 
+    Parameters
+    ----------
+    device : torch.device
+        The device to check.
+
+    Returns
+    -------
+    bool
+        False also for CUDA when CUDA is not available.
+
     Examples
     --------
     >>> native_bfloat16(torch.device("mps"))
@@ -130,7 +140,20 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
 
 
 def mixed_precision(dtype: torch.dtype | None, device: torch.device) -> contextlib.AbstractContextManager:
-    """``torch.autocast`` to ``dtype`` on ``device``; a no-op when ``dtype`` is None (see :func:`resolve_amp`)."""
+    """``torch.autocast`` to ``dtype`` on ``device``; a no-op when ``dtype`` is None (see :func:`resolve_amp`).
+
+    Parameters
+    ----------
+    dtype : torch.dtype or None
+        Autocast dtype (``torch.bfloat16`` or ``torch.float16``), or None for float32.
+    device : torch.device
+        Where the computation runs; its ``type`` is passed to ``torch.autocast``.
+
+    Returns
+    -------
+    context manager
+        ``torch.autocast(...)``, or :func:`contextlib.nullcontext` when ``dtype`` is None.
+    """
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
@@ -498,13 +521,45 @@ class Callback:
     """
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        """Called once before the first epoch, after a resume has been applied."""
+        """Called once before the first epoch, after a resume has been applied.
+
+        Not called when a resumed checkpoint is already finished.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The running trainer.
+        model : torch.nn.Module
+            The model being trained (not wrapped for distributed training).
+        """
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
-        """Called after each epoch (0-based ``epoch``) with that epoch's logged means."""
+        """Called after each epoch (0-based ``epoch``) with that epoch's logged means.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The running trainer; its ``history_`` already includes this epoch.
+        epoch : int
+            0-based index of the epoch that just ended.
+        logs : mapping of str to float
+            The epoch's record: ``"epoch"``, the means of ``"loss"`` and of the values the
+            loss function logs, ``"samples_per_s"``, ``"val_loss"`` with validation data,
+            and the learning rate ``"lr"``.
+        """
 
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
-        """Called once when training ends normally."""
+        """Called once when training ends normally.
+
+        Also called after early stopping; not called when an exception ends training.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The trainer.
+        model : torch.nn.Module
+            The trained model (with the best weights restored, when early stopping kept them).
+        """
 
 
 # ----------------------------------------------------------------------------- trainer

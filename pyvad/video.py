@@ -633,10 +633,17 @@ class Video:
         ``start`` and ``stop`` follow slice rules: negative values count from the end
         and out-of-range values are clipped.
 
+        Parameters
+        ----------
+        start : int, default=0
+            First frame.
+        stop : int, optional
+            Frame after the last one; None reads to the end.
+
         Returns
         -------
         numpy.ndarray
-            uint8 array of shape ``(n, H, W, C)``.
+            uint8 array of shape ``(n, H, W, C)``; ``n`` is 0 for an empty range.
         """
         view = self._view(slice(start, stop))
         return view._stack(iter(view), len(view))
@@ -833,10 +840,20 @@ class VideoWriter:
 
         Bool, integer [0, 255] and float [0, 1] frames are converted as in :class:`Video`.
 
+        Parameters
+        ----------
+        frame : array-like or torch.Tensor
+            One frame of shape ``(H, W)``, ``(H, W, 1)`` (gray, written as RGB) or
+            ``(H, W, 3)`` (RGB).
+
         Raises
         ------
         FrameSizeMismatchError
             The frame differs in size from ``frame_size`` or from the first frame.
+        InvalidVideoError
+            The frame has another shape, or values that cannot be converted.
+        VideoWriteError
+            The writer is closed, or OpenCV cannot open the output or write the frame.
         """
         if self._closed:
             raise VideoWriteError(f"{self._label}: the writer is closed.")

@@ -16,7 +16,20 @@ def empty_boxes() -> np.ndarray:
 
 
 def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Clip ``x1, y1, x2, y2`` boxes to ``[0, width] x [0, height]``."""
+    """Clip ``x1, y1, x2, y2`` boxes to ``[0, width] x [0, height]``.
+
+    Parameters
+    ----------
+    boxes : array-like of shape (K, 4)
+        ``x1, y1, x2, y2`` in pixels (any shape with a multiple of 4 values).
+    height, width : int
+        Image size in pixels.
+
+    Returns
+    -------
+    ndarray of shape (K, 4), float32
+        A clipped copy; ``boxes`` is not changed.
+    """
     out = np.asarray(boxes, dtype=np.float32).reshape(-1, 4).copy()
     out[:, 0::2] = np.clip(out[:, 0::2], 0, width)
     out[:, 1::2] = np.clip(out[:, 1::2], 0, height)
@@ -24,13 +37,44 @@ def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def enlarge_boxes(boxes: np.ndarray, margin: float, height: int, width: int) -> np.ndarray:
-    """Grow boxes by ``margin`` pixels on each side, clipped to the image."""
+    """Grow boxes by ``margin`` pixels on each side, clipped to the image.
+
+    Parameters
+    ----------
+    boxes : array-like of shape (K, 4)
+        ``x1, y1, x2, y2`` in pixels.
+    margin : float
+        Pixels added on each side (a negative value shrinks the boxes).
+    height, width : int
+        Image size in pixels.
+
+    Returns
+    -------
+    ndarray of shape (K, 4), float32
+        The grown boxes, clipped to ``[0, width] x [0, height]``.
+    """
     out = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) + np.array([-margin, -margin, margin, margin], np.float32)
     return clip_boxes(out, height, width)
 
 
 def zero_boxes(mask: np.ndarray, boxes: np.ndarray, margin: float) -> np.ndarray:
-    """Copy of ``mask`` with every box (grown by ``margin``) set to zero."""
+    """Copy of ``mask`` with every box (grown by ``margin``) set to zero.
+
+    Parameters
+    ----------
+    mask : ndarray of shape (H, W) or (H, W, C)
+        The image or mask to blank.
+    boxes : array-like of shape (K, 4)
+        ``x1, y1, x2, y2`` in pixels; after growing and clipping, the corners are
+        truncated to integers and ``x2, y2`` are end exclusive.
+    margin : float
+        Pixels added on each side of every box.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``mask``; ``mask`` is not changed.
+    """
     out = mask.copy()
     height, width = mask.shape[:2]
     for x1, y1, x2, y2 in enlarge_boxes(boxes, margin, height, width).astype(np.int64):

@@ -51,10 +51,35 @@ class BoxSource(ABC):
 
     @abstractmethod
     def for_video(self, video: Video, index: int) -> ChunkBoxes:
-        """Box function for one video (``index`` = its position in the input)."""
+        """Box function for one video (``index`` = its position in the input).
+
+        Parameters
+        ----------
+        video : Video
+            The video to find objects in.
+        index : int
+            Position of ``video`` in the sequence passed to ``transform``.
+
+        Returns
+        -------
+        ChunkBoxes
+            ``boxes(frames, first, start, stop)``: the boxes of every frame in
+            ``[start, stop)`` (see :data:`ChunkBoxes`).
+        """
 
     def check_videos(self, videos: Sequence[Video]) -> None:
-        """Raise a clear error if this source cannot serve ``videos`` (default: any)."""
+        """Raise a clear error if this source cannot serve ``videos`` (default: any).
+
+        Parameters
+        ----------
+        videos : sequence of Video
+            All videos of one ``transform`` call, in order.
+
+        Raises
+        ------
+        InvalidVideoError
+            In subclasses, if the source has no boxes for these videos.
+        """
 
 
 def check_same_channels(videos: Sequence[Video], where: str) -> int:

@@ -340,7 +340,25 @@ class DetectorForeground(BaseForeground):
         return frozenset(ids)
 
     def detection_filter(self, categories: list[str]) -> DetectionFilter:
-        """VEC's post-processing with the preset applied and overrides taken."""
+        """VEC's post-processing with the preset applied and overrides taken.
+
+        Parameters
+        ----------
+        categories : list of str
+            The detector's class names, index = label id; used to turn the names in
+            ``classes`` into label ids.
+
+        Returns
+        -------
+        DetectionFilter
+            ``score_thr``, ``min_area`` and ``cover_thr`` from the preset unless set on
+            the extractor, plus ``classes`` and ``max_area_fraction``.
+
+        Raises
+        ------
+        ValueError
+            If a name in ``classes`` is not in ``categories``.
+        """
         preset = DETECTOR_PRESETS[self.preset]
         values = {k: preset[k] if getattr(self, k) is None else getattr(self, k) for k in preset}
         return DetectionFilter(

@@ -45,7 +45,20 @@ class BoxTable:
     n_clips: int
 
     def clip_rows(self, clip: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(frame, boxes)`` of one clip."""
+        """``(frame, boxes)`` of one clip.
+
+        Parameters
+        ----------
+        clip : int
+            0-based clip index.
+
+        Returns
+        -------
+        frame : ndarray of shape (K,), int64
+            Frame index of every box of the clip, in table order.
+        boxes : ndarray of shape (K, 4), float32
+            The clip's boxes; ``K`` is 0 for a clip without boxes.
+        """
         rows = self.video == clip
         return self.frame[rows], self.boxes[rows]
 

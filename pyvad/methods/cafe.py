@@ -270,6 +270,21 @@ class CAFEScorer(torch.nn.Module):
         self.names = ("kd", "ca", "lo") if self.low_level else ("kd", "ca")
 
     def forward(self, patches: torch.Tensor, flow: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """Score a batch of event cubes.
+
+        Parameters
+        ----------
+        patches : Tensor of shape (N, S, h, w, C), uint8
+            Event cubes as in ``EventSet.patches``, ``S = len(offsets)``.
+        flow : Tensor of shape (N, S, h, w, 2), float32, optional
+            Flow crops as in ``EventSet.flow``; needed only for the ``"flow"`` branch.
+
+        Returns
+        -------
+        tuple of Tensor of shape (N,)
+            The components in :attr:`names` order: ``kd``, ``ca`` and, with a
+            low-level branch, ``lo``.
+        """
         inputs = _split_cube(patches, flow, self.centre, self.context)
         outputs = self.network(inputs["centre"], inputs["context"])
         scores = cafe_event_scores(

@@ -248,6 +248,20 @@ class MaskedAEScorer(torch.nn.Module):
         self.grid, self.patch_size = tuple(inner.grid), inner.patch_size
 
     def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Score a batch of frame stacks.
+
+        Parameters
+        ----------
+        patches : Tensor of shape (N, S, h, w, C), uint8
+            Frame stacks as in ``FrameEvents.patches``; frame ``reference`` is scored.
+
+        Returns
+        -------
+        tuple of Tensor
+            In ``components`` order: ``(N, gh, gw)`` token maps for ``"teacher_error"``
+            and ``"ts_gap"`` (weighted by ``token_weights`` over passes), ``(N,)`` for
+            ``"class_prob"`` (mean over passes).
+        """
         b, s, h, w, c = patches.shape
         images = _to_unit(patches.permute(0, 1, 4, 2, 3).reshape(b, s * c, h, w))
         clean = images[:, self.reference * c : (self.reference + 1) * c]
@@ -352,7 +366,23 @@ def cell_statistics(maps: Sequence[Mapping[str, np.ndarray]]) -> dict[str, list]
 
 
 def normalized_cells(maps: Mapping[str, np.ndarray], statistics: Mapping[str, Sequence] | None) -> dict[str, np.ndarray]:
-    """One video's filtered maps with every cell z-scored by :func:`cell_statistics` (None: unchanged)."""
+    """One video's filtered maps with every cell z-scored by :func:`cell_statistics` (None: unchanged).
+
+    Parameters
+    ----------
+    maps : mapping of str to ndarray
+        One video's filtered components (an item of :func:`video_component_maps`):
+        maps ``(n_frames, gh, gw)`` or values ``(n_frames,)``.
+    statistics : mapping of str to [mean, scale], or None
+        Per-cell training mean and scale by component (:func:`cell_statistics`).
+        Components without an entry, and all of them when it is None or empty,
+        are left as they are.
+
+    Returns
+    -------
+    dict of str to ndarray
+        A new dictionary: ``(values - mean) / scale`` for the components in ``statistics``.
+    """
     if not statistics:
         return dict(maps)
     return {name: (values - np.asarray(statistics[name][0])) / np.asarray(statistics[name][1])

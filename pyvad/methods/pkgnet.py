@@ -227,6 +227,20 @@ class PKGNetScorer(nn.Module):
         self.blocks = list(zip(levels, taps))
 
     def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Score a batch of object cubes.
+
+        Parameters
+        ----------
+        patches : Tensor of shape (N, T, h, w, C), uint8
+            Object cubes as in ``EventSet.patches``: the first ``T - 1`` frames are the
+            input, the last one the frame to predict.
+
+        Returns
+        -------
+        tuple of Tensor of shape (N,)
+            The prediction error ``"pred"`` (mean squared error, if in ``names``), then
+            with a teacher the inconsistency of every distilled block.
+        """
         inputs, target = _split_cube(patches)
         prediction, features = self.student(inputs)
         scores = [((prediction - target) ** 2).flatten(1).mean(dim=1)] if "pred" in self.names else []

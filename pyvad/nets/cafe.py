@@ -76,7 +76,18 @@ class CAFEStudent(nn.Module):
         self.taps = LAYER_GROUPS[-n_groups:]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Outputs of the tapped layer groups, in forward order."""
+        """Outputs of the tapped layer groups, in forward order.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(N, 3, h, w)`` normalised images.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One ``(N, C, h', w')`` feature per tap (:attr:`taps`), ``avgpool`` as ``(N, C, 1, 1)``.
+        """
         features = []
         for name in LAYER_GROUPS:
             x = getattr(self.backbone, name)(x)
@@ -86,7 +97,21 @@ class CAFEStudent(nn.Module):
 
     @torch.no_grad()
     def feature_shapes(self, height: int = 32, width: int = 32) -> list[tuple[int, int, int]]:
-        """Shape ``(C, h, w)`` of every tap for an input of ``height`` x ``width`` pixels."""
+        """Shape ``(C, h, w)`` of every tap for an input of ``height`` x ``width`` pixels.
+
+        Runs one zero image through the network in eval mode, then restores the
+        training mode.
+
+        Parameters
+        ----------
+        height, width : int, default=32
+            Input size in pixels.
+
+        Returns
+        -------
+        list of (int, int, int)
+            One shape per tap, in forward order.
+        """
         was_training = self.training
         self.eval()
         probe = next(self.parameters())
@@ -120,7 +145,18 @@ class FeatureAlignment(nn.Module):
         self.project = nn.Identity() if same_shape else nn.Conv2d(int(source[0]), int(target[0]), kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The aligned feature ``(N, *target)``."""
+        """The aligned feature ``(N, *target)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Student feature ``(N, *source)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, *target)``.
+        """
         x = self.project(x)
         if not self.resize:
             return x
@@ -177,7 +213,18 @@ class LowLevelDecoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
-        """Reconstruction ``(N, out_channels, *output_size)`` of a feature ``(N, C, h, w)``."""
+        """Reconstruction ``(N, out_channels, *output_size)`` of a feature ``(N, C, h, w)``.
+
+        Parameters
+        ----------
+        feature : torch.Tensor
+            ``(N, in_channels, h, w)`` student feature; it is first average-pooled to 1x1.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, out_channels, *output_size)``.
+        """
         x = self.layers(F.adaptive_avg_pool2d(feature, 1))
         if tuple(x.shape[-2:]) != self.output_size:
             x = F.interpolate(x, size=self.output_size, mode="bilinear", align_corners=False)
@@ -227,7 +274,19 @@ class CAFENet(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def normalize(self, patches: torch.Tensor) -> torch.Tensor:
-        """``(N, C, h, w)`` uint8 (or [0, 1] float) RGB/gray patches -> ImageNet-normalised floats."""
+        """``(N, C, h, w)`` uint8 (or [0, 1] float) RGB/gray patches -> ImageNet-normalised floats.
+
+        Parameters
+        ----------
+        patches : torch.Tensor
+            ``(N, 3, h, w)`` or ``(N, 1, h, w)``; uint8 is divided by 255, other dtypes are
+            taken as already in [0, 1]. One channel is repeated to three.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, 3, h, w)`` float32.
+        """
         x = patches.float() / 255.0 if patches.dtype == torch.uint8 else patches.float()
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
         return (x - self.mean) / self.std

@@ -235,7 +235,21 @@ class CvTBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int], keep: torch.Tensor | None = None) -> torch.Tensor:
-        """``x`` (B, 1 + K, D); ``keep`` (B, K) grid positions, None for the full grid."""
+        """``x`` (B, 1 + K, D); ``keep`` (B, K) grid positions, None for the full grid.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, 1 + K, dim)
+            [CLS] token followed by K grid tokens.
+        grid : (int, int)
+            Token grid ``(gh, gw)``.
+        keep : Tensor of shape (B, K), optional
+            Grid positions of the K tokens; None when they are the full grid in order.
+
+        Returns
+        -------
+        Tensor of shape (B, 1 + K, dim)
+        """
         x = x + self.attn(self.norm1(x), grid, keep)
         return x + self.mlp(self.norm2(x))
 
@@ -366,7 +380,22 @@ class CvTMaskedAutoEncoder(nn.Module):
     STUDENT_MODULES: tuple[str, ...] = ("student", "student_norm", "student_head")
 
     def blank_masked(self, images: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """``images`` with channels ``masked_channels`` set to 0 in every token not in ``keep`` (B, K)."""
+        """``images`` with channels ``masked_channels`` set to 0 in every token not in ``keep`` (B, K).
+
+        Only for a network built with ``masked_channels``.
+
+        Parameters
+        ----------
+        images : Tensor of shape (B, in_channels, H, W)
+            Input images.
+        keep : Tensor of shape (B, K), int64
+            Visible token positions on the grid (see :func:`random_keep`).
+
+        Returns
+        -------
+        Tensor of shape (B, in_channels, H, W)
+            A new tensor; the other channels, and visible tokens, are unchanged.
+        """
         start, stop = self.masked_channels
         visible = images.new_zeros(images.shape[0], self.n_tokens).scatter(1, keep, 1.0)
         p = self.patch_size

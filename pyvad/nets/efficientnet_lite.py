@@ -45,6 +45,16 @@ class SamePadConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad ``x`` as TensorFlow's "same" does, then convolve.
+
+        Parameters
+        ----------
+        x : Tensor of shape (N, in_channels, H, W)
+
+        Returns
+        -------
+        Tensor of shape (N, out_channels, ceil(H / stride), ceil(W / stride))
+        """
         pads = []
         for size, kernel, stride in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
             total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
@@ -82,6 +92,16 @@ class MBConv(nn.Module):
         self.use_shortcut = stride == 1 and in_channels == out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Expand, depthwise and project ``x``, adding ``x`` back when the shortcut applies.
+
+        Parameters
+        ----------
+        x : Tensor of shape (N, in_channels, H, W)
+
+        Returns
+        -------
+        Tensor of shape (N, out_channels, ceil(H / stride), ceil(W / stride))
+        """
         out = self.project(self.depthwise(self.expand(x)))
         return out + x if self.use_shortcut else out
 
@@ -112,11 +132,32 @@ class EfficientNetLite(nn.Module):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits of a batch of images.
+
+        Parameters
+        ----------
+        x : Tensor of shape (N, 3, H, W)
+            Images normalised with :data:`LITE_NORMALIZATION`.
+
+        Returns
+        -------
+        Tensor of shape (N, num_classes)
+        """
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
 def efficientnet_lite0(num_classes: int = 1000) -> EfficientNetLite:
-    """EfficientNet-Lite0 with random weights (4.65 M parameters with 1000 classes)."""
+    """EfficientNet-Lite0 with random weights (4.65 M parameters with 1000 classes).
+
+    Parameters
+    ----------
+    num_classes : int, default=1000
+        Size of the linear classifier.
+
+    Returns
+    -------
+    EfficientNetLite
+    """
     return EfficientNetLite(num_classes)
 
 
@@ -131,6 +172,16 @@ def lite0_state_dict_from_tf_port(state_dict: Mapping[str, torch.Tensor]) -> dic
 
     That file follows the ``efficientnet_pytorch`` naming (``_conv_stem``, ``_blocks.<i>._bn1``,
     ``_fc`` ...), with the 16 blocks numbered across stages.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to torch.Tensor
+        The weights in ``efficientnet_pytorch`` naming.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        The same tensors (not copied) under the keys of :class:`EfficientNetLite`.
 
     Raises
     ------

@@ -53,7 +53,16 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return ``relu(residual(x) + shortcut(x))``."""
+        """Return ``relu(residual(x) + shortcut(x))``.
+
+        Parameters
+        ----------
+        x : Tensor of shape (N, in_channels, H, W)
+
+        Returns
+        -------
+        Tensor of shape (N, out_channels, ceil(H / stride), ceil(W / stride))
+        """
         return self.relu(self.residual(x) + self.shortcut(x))
 
 
@@ -100,22 +109,62 @@ class CIFARResNet(nn.Module):
         self.fc = nn.Linear(channels, num_classes) if num_classes is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits ``(N, num_classes)``, or pooled features ``(N, C)`` without a classifier."""
+        """Class logits ``(N, num_classes)``, or pooled features ``(N, C)`` without a classifier.
+
+        Parameters
+        ----------
+        x : Tensor of shape (N, in_channels, H, W)
+            Images (32x32 for the CIFAR layout; other sizes work too).
+
+        Returns
+        -------
+        Tensor of shape (N, num_classes) or (N, widths[3])
+        """
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
 def resnet34_cifar(num_classes: int | None = 100) -> CIFARResNet:
-    """CIFAR ResNet-34 (blocks 3, 4, 6, 3): CAFE's teacher architecture."""
+    """CIFAR ResNet-34 (blocks 3, 4, 6, 3): CAFE's teacher architecture.
+
+    Parameters
+    ----------
+    num_classes : int or None, default=100
+        Classifier size; None returns pooled features (see :class:`CIFARResNet`).
+
+    Returns
+    -------
+    CIFARResNet
+    """
     return CIFARResNet((3, 4, 6, 3), num_classes)
 
 
 def resnet18_cifar(num_classes: int | None = 100) -> CIFARResNet:
-    """CIFAR ResNet-18 (blocks 2, 2, 2, 2); without a classifier, CAFE's "ResNet-17" ablation student."""
+    """CIFAR ResNet-18 (blocks 2, 2, 2, 2); without a classifier, CAFE's "ResNet-17" ablation student.
+
+    Parameters
+    ----------
+    num_classes : int or None, default=100
+        Classifier size; None returns pooled features (see :class:`CIFARResNet`).
+
+    Returns
+    -------
+    CIFARResNet
+    """
     return CIFARResNet((2, 2, 2, 2), num_classes)
 
 
 def resnet9_cifar(num_classes: int | None = None) -> CIFARResNet:
-    """CIFAR ResNet-9 (one block per stage, no classifier by default): CAFE's student shape."""
+    """CIFAR ResNet-9 (one block per stage, no classifier by default): CAFE's student shape.
+
+    Parameters
+    ----------
+    num_classes : int or None, default=None
+        Classifier size; None returns pooled features (see :class:`CIFARResNet`).
+
+    Returns
+    -------
+    CIFARResNet
+    """
     return CIFARResNet((1, 1, 1, 1), num_classes)
