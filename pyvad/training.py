@@ -30,6 +30,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -828,6 +829,8 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_fit_start(self, model)
 
+        close_epoch = partial(self._close_epoch, state, model, ckpt_path if dist.is_main else None, optimizer, scheduler,
+                              scaler)
         epochs_bar = tqdm(
             range(state.epoch, self.epochs), desc=name, unit="epoch", disable=not show,
             file=sys.stderr, initial=state.epoch, total=self.epochs, dynamic_ncols=True,
@@ -842,19 +845,13 @@ class Trainer:
                 scheduler.step()
             state.history.append(logs)
             self.history_ = list(state.history)
-            stop = self._early_stopping_step(state, logs, model) or self.stop_training
             state.epoch = epoch + 1
-            state.finished = stop or state.epoch == self.epochs
-            state.stopped = stop
-            if state.finished:
-                self._restore_best(state, model)
             epochs_bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")})
-            if ckpt_path is not None and dist.is_main and (state.finished or state.epoch % self.checkpoint_every == 0):
-                self._save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, state)
-            self.best_val_loss_ = state.best_val_loss
-            self.stopped_early_ = state.stopped
+            close_epoch(stop=self._early_stopping_step(state, logs, model) or self.stop_training)
             for callback in self.callbacks:
                 callback.on_epoch_end(self, epoch, logs)
+            if self.stop_training and not state.finished:  # asked by a callback just now: this epoch is the last
+                close_epoch(stop=True)
             if state.finished:
                 break
         epochs_bar.close()
@@ -1071,6 +1068,21 @@ class Trainer:
             return False
         state.bad_epochs += 1
         return self.early_stopping is not None and state.bad_epochs >= self.early_stopping
+
+    def _close_epoch(
+        self, state: _RunState, model: nn.Module, ckpt_path: Path | None, optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None, scaler: torch.amp.GradScaler | None, *, stop: bool,
+    ) -> None:
+        """Mark the run finished when ``stop`` or out of epochs (restoring the best weights then),
+        and write the checkpoint when it is due."""
+        state.finished = stop or state.epoch == self.epochs
+        state.stopped = stop
+        if state.finished:
+            self._restore_best(state, model)
+        if ckpt_path is not None and (state.finished or state.epoch % self.checkpoint_every == 0):
+            self._save_checkpoint(ckpt_path, model, optimizer, scheduler, scaler, state)
+        self.best_val_loss_ = state.best_val_loss
+        self.stopped_early_ = state.stopped
 
     def _restore_best(self, state: _RunState, model: nn.Module) -> None:
         """Load the best weights seen (early stopping only)."""

@@ -218,6 +218,21 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
     assert all(torch.equal(v, record.best[k]) for k, v in model.state_dict().items())
 
 
+def test_a_callback_stops_training_at_the_epoch_it_asks_and_the_checkpoint_says_so(tmp_path: Path) -> None:
+    class StopAfter(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 1:
+                trainer.stop_training = True
+
+    trainer = _trainer(epochs=6, checkpoint_dir=tmp_path, checkpoint_every=5, callbacks=[StopAfter()])
+    model = trainer.fit(_tiny_model(), _mse, _regression_data())
+    assert len(trainer.history_) == 2 and trainer.stopped_early_
+    resumed = _trainer(epochs=6, checkpoint_dir=tmp_path, resume=True)
+    again = resumed.fit(_tiny_model(seed=3), _mse, _regression_data())
+    assert len(resumed.history_) == 2 and resumed.stopped_early_  # finished: nothing more is trained
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+
+
 def test_a_nan_loss_stops_training_with_a_clear_error() -> None:
     def nan_loss(model, batch, epoch):
         return model(batch[0]).sum() * float("nan")
