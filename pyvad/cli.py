@@ -46,6 +46,8 @@ def _frame_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -
 
 
 # (parameter, command-line flag, attribute of the parsed arguments) of the method options.
+#: What ``evaluate`` fits when neither --model nor --method is given.
+_DEFAULT_METHOD = "baseline"
 _METHOD_OPTIONS = (("preset", "--preset", "preset"), ("epochs", "--epochs", "epochs"), ("device", "--device", "device"),
                    ("amp", "--amp", "amp"), ("random_state", "--seed", "seed"))
 
@@ -151,13 +153,15 @@ _CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".web
 
 
 def _expand_clip_folders(paths: Sequence[str]) -> list[str]:
-    """Each folder that holds video files and no frame images stands for its videos, in name order."""
-    from pyvad.video import IMAGE_SUFFIXES
+    """Each folder that holds video files and no frame images stands for its videos, in name order
+    (numbers by value: ``clip2`` before ``clip10``; hidden files skipped, as frame folders skip them)."""
+    from pyvad.video import IMAGE_SUFFIXES, _natural_key
 
     expanded: list[str] = []
     for text in paths:
         path = Path(text)
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+        files = (sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")), key=_natural_key)
+                 if path.is_dir() else [])
         clips = [str(p) for p in files if p.suffix.lower() in _CLIP_SUFFIXES]
         if clips and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
             expanded += clips
@@ -173,8 +177,12 @@ def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | No
     if dataset is not None:
         if root is None:
             raise ValueError("--dataset needs --root (the folder that holds the dataset)")
+        if paths:
+            raise ValueError(f"give input videos or --dataset, not both (got {len(paths)} inputs and --dataset {dataset})")
         train, test = load_dataset(dataset, root)
         return (train if split == "train" else test).videos
+    if root is not None:
+        raise ValueError("--root is the folder of a --dataset; without --dataset give the videos themselves")
     if not paths:
         raise ValueError("give input videos (files, frame folders or folders of video files) "
                          "or --dataset NAME --root DIR")
@@ -182,6 +190,9 @@ def _load_input_videos(paths: Sequence[str], dataset: str | None, root: str | No
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    if Path(args.output).is_dir():  # checked before a fit that may take hours
+        raise ValueError(f"--output {args.output!r} is a folder; give the model file to write, "
+                         f"e.g. {Path(args.output) / 'model.pyvad'}")
     det = _make_detector(args)
     videos = _load_input_videos(args.inputs, args.dataset, args.root, "train")
     start = time.perf_counter()
@@ -192,6 +203,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"Fitted {type(det).__name__} on {len(videos)} videos in {time.perf_counter() - start:.1f} s; "
               f"saved to {path}")
     return 0
+
+
+def _check_distinct_outputs(outputs: dict[str, str | Path | None]) -> None:
+    """Refuse two outputs of one command that name the same file (one would overwrite the other)."""
+    seen: dict[Path, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise ValueError(f"{seen[resolved]} and {flag} both name {path}; give them different files")
+        seen[resolved] = flag
 
 
 def _parse_source(text: str) -> int | str:
@@ -271,14 +294,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from pyvad.streaming import AlertTracker, is_live_source, resolve_threshold
 
     source = _parse_source(args.input)
+    csv_path = Path(args.output or f"{_source_stem(source)}_scores.csv")
+    json_path = Path(args.json or csv_path.with_suffix(".json"))
+    _check_distinct_outputs({"--output (CSV)": csv_path, "--json": json_path, "--overlay": args.overlay})
     det = load(args.model, device=args.device, trusted_classes=args.trust)
     threshold = resolve_threshold(det, threshold=args.threshold, quantile=args.quantile)
     smoothing = args.smoothing if args.smoothing != "auto" else ("causal" if is_live_source(source) else "centred")
     with_maps = args.overlay is not None and hasattr(det, "score_maps")
     stream = det.score_stream(source, hop=args.hop, smoothing=smoothing, threshold=threshold, with_maps=with_maps,
                               fps=args.fps, max_frames=args.max_frames)
-    csv_path = Path(args.output or f"{_source_stem(source)}_scores.csv")
-    json_path = Path(args.json or csv_path.with_suffix(".json"))
     overlay = (_Overlay(args.overlay, _overlay_fps(source, args.fps), threshold, _map_range(det, threshold))
                if args.overlay else None)
     tracker, intervals, scores = AlertTracker(args.min_alert_frames), [], array("d")
@@ -336,9 +360,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"dataset {args.dataset!r} under {args.root!r} has no test labels to evaluate against")
     result: dict[str, object] = {"dataset": args.dataset, "pyvad": __version__}
     if args.model is not None:
+        unused = [flag for flag, value in (("--method", args.method), ("--preset", args.preset),
+                                           ("--epochs", args.epochs), ("--amp", args.amp), ("--seed", args.seed),
+                                           ("--set", args.set or None)) if value is not None]
+        if unused:
+            raise ValueError(f"{', '.join(unused)} configure the detector that evaluate fits without --model; "
+                             f"the model {args.model} is evaluated as saved (drop {', '.join(unused)} or --model)")
         det = load(args.model, device=args.device, trusted_classes=args.trust)
         result["model"] = str(args.model)
     else:
+        args.method = args.method or _DEFAULT_METHOD
         det = _make_detector(args)
         start = time.perf_counter()
         det.fit(train.videos)
@@ -399,8 +430,8 @@ dataset has pixel masks. No test statistic is used to normalise scores.
 
 
 def _add_method_options(parser: argparse.ArgumentParser, required: bool) -> None:
-    default = "" if required else "; default: %(default)s"
-    parser.add_argument("--method", required=required, default=None if required else "baseline",
+    default = "" if required else f"; default: {_DEFAULT_METHOD}"
+    parser.add_argument("--method", required=required,
                         help="detector to fit: a key of pyvad.methods.METHODS, or ensemble (CAFE, PKG-Net and "
                              f"AED-MAE as one DetectorEnsemble; members' parameters as --set cafe__epochs=N){default}")
     parser.add_argument("--preset", help="preset of the method (e.g. ped2, avenue, fast)")

@@ -473,12 +473,20 @@ def _read_ucsd_m_file(path: Path) -> dict[int, list[Interval]]:
     return {int(k): _parse_matlab_ranges(body) for k, body in pattern.findall(text)}
 
 
+def _clip_number(name: str, position: int) -> int:
+    """The clip number a UCSD folder name carries (``Test003`` -> 3; ``gt_frame{3}`` is its
+    line), or its 1-based position when the name has no digits."""
+    digits = re.findall(r"\d+", name)
+    return int(digits[-1]) if digits else position
+
+
 def _labels_from_m_file(
     path: Path, videos: Sequence[Video], names: Sequence[str], dataset: str
 ) -> list[np.ndarray]:
     entries = _read_ucsd_m_file(path)
     labels = []
-    for index, (video, name) in enumerate(zip(videos, names), start=1):
+    for position, (video, name) in enumerate(zip(videos, names), start=1):
+        index = _clip_number(name, position)
         if index not in entries:
             raise _missing(dataset, f"a 'gt_frame{{{index}}}' line for test clip '{name}'", path)
         labels.append(_labels_from_intervals(len(video), entries[index], video=name, source=path))

@@ -198,14 +198,43 @@ def test_evaluate_fits_on_the_training_split_and_writes_json(tmp_path, folder_da
         (["fit", "--method", "baseline", "--output", "m.pyvad"], "give input videos"),
         (["score", "/nonexistent.mp4", "--model", "/nonexistent.pyvad", "--output", "s.csv"], "does not exist"),
         (["fit", "--method", "baseline", "--preset", "ped2", "x", "--output", "m.pyvad"], "no parameter 'preset'"),
+        (["fit", "--method", "baseline", "x", "--dataset", "ped2", "--root", ".", "--output", "m.pyvad"], "not both"),
+        (["fit", "--method", "baseline", "x", "--root", ".", "--output", "m.pyvad"], "without --dataset"),
+        (["fit", "--method", "baseline", "x", "--output", "."], "is a folder"),
+        (["score", "x.mp4", "--model", "m.pyvad", "--output", "s.json"], "both name s.json"),
+        (["score", "x.mp4", "--model", "m.pyvad", "--json", "s.mp4", "--overlay", "s.mp4"], "both name s.mp4"),
     ],
-    ids=["missing-dataset", "unknown-method", "no-input", "missing-model", "unsupported-option"],
+    ids=["missing-dataset", "unknown-method", "no-input", "missing-model", "unsupported-option", "inputs-and-dataset",
+         "root-without-dataset", "output-folder", "csv-is-json", "json-is-overlay"],
 )
 def test_user_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("pyvad: error:") and "\n" not in err and message in err
+
+
+def test_evaluate_refuses_method_options_beside_a_saved_model(tmp_path, folder_dataset, capsys):
+    model = tmp_path / "model.pyvad"
+    assert main(["fit", "--method", "baseline", "--dataset", "folder", "--root", str(folder_dataset),
+                 "--output", str(model)]) == 0
+    argv = ["evaluate", "--dataset", "folder", "--root", str(folder_dataset), "--model", str(model)]
+    assert main([*argv, "--set", "grid=[2,2]", "--method", "cafe"]) == 2
+    err = capsys.readouterr().err
+    assert "--method, --set configure the detector that evaluate fits without --model" in err
+    assert main(argv) == 0
+
+
+def test_a_folder_of_clips_skips_hidden_files_and_orders_numbers_by_value(tmp_path, capsys):
+    train, _ = make_train_test(n_train=2, n_test=1, n_frames=12, frame_size=(32, 48), random_state=0)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_video(clips / "clip10.avi", train.videos[0])
+    write_video(clips / "clip2.avi", train.videos[1][:6])
+    (clips / "._clip2.avi").write_bytes(b"\x00\x05\x16\x07 macOS metadata")
+    model = tmp_path / "m.pyvad"
+    assert main(["fit", "--method", "baseline", str(clips), "--output", str(model)]) == 0
+    assert [len(s) for s in pyvad.load(model).training_frame_scores_] == [6, 12]  # clip2, then clip10
 
 
 def test_console_script_entry_point_runs():

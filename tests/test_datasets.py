@@ -303,6 +303,16 @@ def test_ucsd_missing_m_entry_names_the_clip(ucsd_root: Path) -> None:
         load_dataset("ucsd_ped2", ucsd_root)
 
 
+def test_ucsd_m_labels_follow_the_clip_number_not_the_folder_position(ucsd_root: Path) -> None:
+    test_dir = ucsd_root / "UCSD_Anomaly_Dataset.v1p2/UCSDped2/Test"
+    (test_dir / "Test002").rename(test_dir / "Test003")  # Test002 absent: Test003 is the second folder
+    (test_dir / "Test002_gt").rename(test_dir / "Test003_gt")
+    (test_dir / "UCSDped2.m").write_text("TestDataset.gt_frame{1} = [3:4];\nTestDataset.gt_frame{2} = [1:1];\n"
+                                         "TestDataset.gt_frame{3} = [5:5];\n")
+    _, test = load_dataset("ucsd_ped2", ucsd_root)
+    assert test.frame_labels[1].tolist() == [0, 0, 0, 0, 1]
+
+
 def test_ucsd_ped1_absent_names_the_page(ucsd_root: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="UCSDped1") as info:
         load_dataset("ucsd_ped1", ucsd_root)
