@@ -37,7 +37,7 @@ from run_all import RUN_DIR, evaluate_scores, run_name
 
 import pyvad
 from pyvad.datasets import load_dataset
-from pyvad.ensemble import _zscore_scale
+from pyvad.fusion import zscore_statistics
 
 MEMBERS = ("cafe", "pkgnet", "maskedae")
 
@@ -99,7 +99,7 @@ def main() -> None:
 
     if args.row == "ensemble_train":
         model = pyvad.load(args.new_statistics)
-        new_scale, described = float(_zscore_scale(np.concatenate(model.training_frame_scores_))[1]), repr(model)
+        new_scale, described = float(zscore_statistics(np.concatenate(model.training_frame_scores_))[1]), repr(model)
     else:
         folds = json.loads(args.new_statistics.read_text())
         new_scale, described = float(folds["pooled_held_out_mean_std"][1]), repr(folds.get("params"))

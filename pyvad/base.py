@@ -104,8 +104,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         # exception or Ctrl-C leaves this estimator as it was (unfitted or fitted before).
         staged = clone(self)
         by_product = staged._fit(X, y)
-        if not hasattr(staged, "training_frame_scores_"):
-            staged.training_frame_scores_ = staged._score_frames(X)
+        training = getattr(staged, "training_frame_scores_", None)
+        if training is None:
+            training = staged._score_frames(X)
+        # checked as score_frames checks its output: one NaN would make the threshold NaN
+        staged.training_frame_scores_ = [
+            check_frame_scores(s, where=f"{type(self).__name__} score of training video {i}") for i, s in enumerate(training)]
         staged.offset_ = staged._offset_from_training(staged.training_frame_scores_)
         for name in [n for n in vars(self) if _is_learned(n)]:
             delattr(self, name)

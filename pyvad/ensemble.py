@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pyvad.base import BaseDetector, check_frame_labels
 from pyvad.exceptions import InvalidVideoError
+from pyvad.fusion import zscore_statistics
 from pyvad.metrics import make_video_scorer
 from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
 from pyvad.streaming import _fusion, _smoothing_span, temporal_context
@@ -68,12 +69,6 @@ def _check_weights(weights: Any, names: Sequence[str]) -> np.ndarray:
     if values.sum() == 0:
         raise ValueError("weights are all 0: give at least one detector a positive weight")
     return values / values.sum()
-
-
-def _zscore_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation of ``values``; a constant column gets scale 1."""
-    std = values.std(axis=0)
-    return values.mean(axis=0), np.where(std > 0, std, 1.0)
 
 
 def combine_member_scores(
@@ -400,7 +395,7 @@ class DetectorEnsemble(BaseDetector, _BaseComposition):
         self.detectors_ = {name: self._fit_member(name, detector, videos, y, "final") for name, detector in members}
         if self.statistics_ == "training":
             reference = self._training_member_scores(videos)
-        self.mean_, self.scale_ = _zscore_scale(np.concatenate(reference))
+        self.mean_, self.scale_ = zscore_statistics(np.concatenate(reference))
         self.training_frame_scores_ = self._combine(reference, self.weights_)
         self.temporal_context_ = self._temporal_context()
 

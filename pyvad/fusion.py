@@ -33,7 +33,7 @@ from pyvad.exceptions import InvalidVideoError
 from pyvad.smoothing import SMOOTHING_METHODS, smooth_scores
 from pyvad.video import Video, as_videos
 
-__all__ = ["EventScoreMaps", "FusedDetectorMixin", "ScoreTable", "ScoreFusion"]
+__all__ = ["EventScoreMaps", "FusedDetectorMixin", "ScoreFusion", "ScoreTable", "zscore_statistics"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -565,6 +565,27 @@ class EventScoreMaps:
         )
 
 
+def zscore_statistics(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation of ``values`` (rows are samples).
+
+    A constant column gets scale 1, so it is only centred. "Constant" means a standard
+    deviation at the level of rounding error (at most 10 machine epsilons of the mean's size),
+    not exactly 0: 0.1 repeated has a computed standard deviation of about 1e-17, and dividing
+    by that would blow every later difference up by 1e16.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_columns)
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_columns,)
+    """
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    constant = std <= 10 * np.finfo(np.float64).eps * np.abs(mean)
+    return mean, np.where(constant, 1.0, std)
+
+
 class ScoreFusion(BaseDetector):
     """Fuse the raw score components of a :class:`ScoreTable` into per-frame scores.
 
@@ -583,8 +604,8 @@ class ScoreFusion(BaseDetector):
         the training table lacks raises ``ValueError``.
     normalize : {"zscore", "per_video_minmax"} or None, default="zscore"
         ``"zscore"``: every component becomes ``(value - mean_) / scale_`` with the mean and
-        standard deviation of the training table (a component with standard deviation 0
-        gets ``scale_ = 1``, so it is only centred). ``"per_video_minmax"``: the same
+        standard deviation of the training table (a constant component gets ``scale_ = 1``,
+        so it is only centred; see :func:`zscore_statistics`). ``"per_video_minmax"``: the same
         z-score, and then the final frame scores of **each scored video** are rescaled to
         [0, 1] by that video's own minimum and maximum (a constant video becomes 0). This
         uses *test* statistics — scores are no longer comparable across videos and a video
@@ -687,9 +708,7 @@ class ScoreFusion(BaseDetector):
             self.mean_ = np.zeros(len(self.components_))
             self.scale_ = np.ones(len(self.components_))
         else:
-            self.mean_ = values.mean(axis=0)
-            std = values.std(axis=0)
-            self.scale_ = np.where(std > 0, std, 1.0)
+            self.mean_, self.scale_ = zscore_statistics(values)
         frames, has_event = self._aggregate(table)
         self.train_min_ = float(frames[has_event].min())
         self.training_frame_scores_ = self._finish(table, frames, has_event)

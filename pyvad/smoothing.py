@@ -13,7 +13,8 @@ Methods and the meaning of ``window`` (a number of frames, ``>= 1``):
     extra frame is taken in the past: frame ``t`` averages ``t - window // 2`` to
     ``t + (window - 1) // 2`` (the same span as ``numpy.convolve(..., "same")``).
 ``"median"``
-    Median over the same span of ``window`` frames.
+    Median over the same span of ``window`` frames (for an even window, the mean of the two
+    middle values).
 ``"gaussian"``
     Normalised Gaussian kernel with standard deviation ``sigma`` frames, truncated to
     ``window // 2`` frames on each side (``2 * (window // 2) + 1`` taps). When ``sigma`` is
@@ -64,7 +65,12 @@ def _smooth_one(scores: np.ndarray, method: str | None, window: int, sigma: floa
     if method == "moving_average":
         return ndimage.uniform_filter1d(scores, size=window, mode="nearest")
     if method == "median":
-        return ndimage.median_filter(scores, size=window, mode="nearest")
+        if window % 2:
+            return ndimage.median_filter(scores, size=window, mode="nearest")
+        # scipy takes the upper middle value of an even window; the median is the mean of both
+        lower = ndimage.rank_filter(scores, window // 2 - 1, size=window, mode="nearest")
+        upper = ndimage.rank_filter(scores, window // 2, size=window, mode="nearest")
+        return (lower + upper) / 2
     radius = window // 2
     if radius == 0:
         return scores.copy()

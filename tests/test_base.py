@@ -15,7 +15,7 @@ from torch import nn
 
 import pyvad
 from pyvad.base import BaseDetector, check_frame_labels
-from pyvad.exceptions import ModelFileError
+from pyvad.exceptions import InvalidVideoError, ModelFileError
 from pyvad.persistence import FORMAT_VERSION, MAGIC
 
 
@@ -65,6 +65,19 @@ def test_decision_function_and_predict_use_offset_from_training_scores():
     np.testing.assert_allclose(decision, det.score_samples(_videos([15, 100])) - det.offset_)
     labels = det.predict(_videos([15, 100]))
     assert set(labels[:5]) == {1} and set(labels[5:]) == {-1}
+
+
+def test_a_nan_training_score_fails_the_fit_instead_of_giving_a_nan_threshold():
+    class NanOnSecondVideo(MeanBrightnessDetector):
+        def _score_frames(self, X):
+            scores = super()._score_frames(X)
+            scores[-1][0] = np.nan
+            return scores
+
+    det = NanOnSecondVideo()
+    with pytest.raises(InvalidVideoError, match="training video 1.*nan"):
+        det.fit(_videos([10, 20]))
+    assert not hasattr(det, "offset_")
 
 
 def test_unfitted_detector_raises_not_fitted_error():

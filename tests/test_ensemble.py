@@ -91,6 +91,30 @@ def test_equal_weights_give_the_mean_of_the_members_training_z_scores(fitted, da
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
+class Flat(BaseDetector):
+    """Scores every frame 0.1: a member with no spread (0.1 repeated has a computed std of 1e-17)."""
+
+    def __init__(self, contamination: str | float = "auto") -> None:
+        self.contamination = contamination
+
+    def _fit(self, X: Any, y: Any = None) -> None:
+        pass
+
+    def _score_frames(self, X: Any) -> list[np.ndarray]:
+        return [np.full(len(video), 0.1) for video in as_videos(X)]
+
+
+def test_a_member_without_spread_is_centred_not_divided_by_rounding_noise(data):
+    train, test = data
+    ensemble = DetectorEnsemble([("channel", ChannelMean()), ("flat", Flat())], statistics="training").fit(train.videos)
+    assert ensemble.scale_[1] == 1.0
+    channel = ensemble.detectors_["channel"]
+    training = np.concatenate(channel.score_frames(train.videos))
+    for got, video in zip(ensemble.score_frames(test.videos), test.videos):
+        want = (channel.score_frames([video])[0] - training.mean()) / training.std() / 2
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
 def test_statistics_come_from_the_training_videos_not_from_the_scored_ones(fitted, data):
     train, test = data
     training = [np.concatenate(fitted.detectors_[name].score_frames(train.videos)) for name in fitted.detectors_]

@@ -116,10 +116,11 @@ def test_zscore_uses_training_statistics_only():
     np.testing.assert_allclose(scores[0], (np.array([100.0, 200.0]) - 2.5) / np.std([1, 2, 3, 4]))
 
 
-def test_constant_training_component_gets_scale_one():
-    fusion = ScoreFusion().fit(frame_table(kd=[[2.0, 2.0]]))
+@pytest.mark.parametrize("value", [2.0, 0.1])  # 0.1 repeated has a computed std of 1e-17, not 0
+def test_constant_training_component_gets_scale_one(value):
+    fusion = ScoreFusion().fit(frame_table(kd=[[value] * 3]))
     assert fusion.scale_.tolist() == [1.0]
-    np.testing.assert_allclose(fusion.score_frames(frame_table(kd=[[5.0]]))[0], [3.0])
+    np.testing.assert_allclose(fusion.score_frames(frame_table(kd=[[value + 3.0]]))[0], [3.0])
 
 
 def test_per_video_minmax_rescales_each_scored_video_with_its_own_range():
@@ -232,6 +233,14 @@ def test_moving_average_is_a_centred_box_filter_with_repeated_edges():
                                [0.0, 1.0, 1.0, 1.0, 0.0])
     # even window: frame t averages t - 1 and t; the first frame repeats itself
     np.testing.assert_allclose(smooth_scores(np.array([2.0, 4.0, 0.0]), "moving_average", 2), [2.0, 3.0, 2.0])
+
+
+@pytest.mark.parametrize("window", [2, 4, 5, 6])
+def test_median_filter_is_the_median_of_the_documented_span(window):
+    scores = np.random.default_rng(window).normal(size=30)
+    padded = np.pad(scores, window, mode="edge")  # mode="nearest" at the ends
+    spans = [padded[window + t - window // 2 : window + t + (window - 1) // 2 + 1] for t in range(len(scores))]
+    np.testing.assert_allclose(smooth_scores(scores, "median", window), [np.median(span) for span in spans])
 
 
 def test_median_filter_removes_isolated_spikes():
