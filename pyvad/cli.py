@@ -308,7 +308,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     tracker, intervals, scores = AlertTracker(args.min_alert_frames), [], array("d")
     start = time.perf_counter()
     try:
-        with ScoreCsvWriter(csv_path) as writer:
+        with ScoreCsvWriter(csv_path, atomic=not is_live_source(source)) as writer:  # a camera's CSV fills as it goes
             for record in stream:
                 writer.write(record.index, record.timestamp, record.score)
                 scores.append(record.score)

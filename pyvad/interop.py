@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO
@@ -139,7 +142,7 @@ def _xywh_to_xyxy(x: float, y: float, w: float, h: float) -> tuple[float, float,
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise InvalidVideoError(f"box file {str(path)!r}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
     except UnicodeDecodeError as exc:
@@ -313,7 +316,7 @@ def _mot_fields(line: str) -> list[str]:
 
 def _read_mot_file(path: Path, video: str, rows: _BoxRows) -> None:
     rows.add_clip(video)
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -405,7 +408,7 @@ def is_data_frame(table: Any) -> bool:
 
 def _csv_records(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """``(where, row)`` of every data row of a CSV file; the header is checked first."""
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(handle)
         _check_box_columns(reader.fieldnames or (), f"box file {str(path)!r}")
         for row in reader:
@@ -417,6 +420,13 @@ def _frame_records(table: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
     _check_box_columns([str(c) for c in table.columns], "box table")
     for number, row in enumerate(table.to_dict("records")):
         yield f"box table, row {number}", row
+
+
+def _is_missing(value: Any) -> bool:
+    """Whether a cell is empty: ``None``, ``""`` (CSV) or NaN (how pandas stores a missing number)."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return True
+    return isinstance(value, Real) and math.isnan(value)
 
 
 def _check_box_columns(columns: Sequence[str], where: str) -> None:
@@ -434,11 +444,13 @@ def read_csv_boxes(table: PathLike | Any, *, score_threshold: float | None = Non
     Parameters
     ----------
     table : str, path-like or pandas.DataFrame
-        A CSV file with a header row naming (at least) the columns ``video``, ``frame``
-        (0-based), ``x1``, ``y1``, ``x2``, ``y2`` (pixels) and optionally ``score``, in any
-        order; or a DataFrame with those columns (pandas itself is not required).
+        A UTF-8 CSV file (with or without the byte order mark that Excel writes) with a
+        header row naming (at least) the columns ``video``, ``frame`` (0-based), ``x1``,
+        ``y1``, ``x2``, ``y2`` (pixels) and optionally ``score``, in any order; or a
+        DataFrame with those columns (pandas itself is not required).
     score_threshold : float, optional
-        Keep boxes whose score is at least this (boxes without a score count as 1).
+        Keep boxes whose score is at least this (boxes without a score count as 1: no
+        ``score`` column, an empty cell, or NaN in a DataFrame).
 
     Returns
     -------
@@ -471,7 +483,7 @@ def read_csv_boxes(table: PathLike | Any, *, score_threshold: float | None = Non
         frame = _frame_index(row.get("frame"), where=where)
         box = [_number(row.get(c), where=where, field=c) for c in _CSV_BOX_COLUMNS[2:]]
         score = row.get("score")
-        score = 1.0 if score is None or score == "" else _number(score, where=where, field="score")
+        score = 1.0 if _is_missing(score) else _number(score, where=where, field="score")
         rows.add(str(video).strip(), frame, box, score)
     return rows.table()
 
@@ -534,12 +546,22 @@ class ScoreCsvWriter:
     ``video`` when ``video_column`` is true; times have 4 decimals, scores 6
     significant digits.
 
+    With ``atomic`` (the default), rows go to a hidden temporary file beside ``path``,
+    moved onto ``path`` when the writer closes normally or because of a
+    ``KeyboardInterrupt`` (Ctrl-C keeps the rows written so far). When a ``with`` block
+    ends with any other exception, the temporary file is deleted and a CSV already at
+    ``path`` stays as it was, so a run that fails never replaces a good file by a partial
+    one. Without it, rows go straight to ``path`` as they are written, so another program
+    can follow a camera's scores while they come.
+
     Parameters
     ----------
     path : str or path-like
         The CSV file; its parent folder is created.
     video_column : bool, default=False
         Start every row with the video name.
+    atomic : bool, default=True
+        Replace ``path`` only once the writer closes (see above).
 
     Examples
     --------
@@ -551,11 +573,13 @@ class ScoreCsvWriter:
     ['frame,time_s,score', '0,0.0000,1.5']
     """
 
-    def __init__(self, path: PathLike, *, video_column: bool = False) -> None:
+    def __init__(self, path: PathLike, *, video_column: bool = False, atomic: bool = True) -> None:
         self.path = Path(path)
         self.video_column = video_column
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: TextIO = self.path.open("w", newline="")
+        # "x" (not tempfile's 0600 files) so that the CSV gets the usual permissions
+        self._temporary = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:12]}.tmp") if atomic else None
+        self._handle: TextIO = self._temporary.open("x", newline="") if atomic else self.path.open("w", newline="")
         self._writer = csv.writer(self._handle)
         self._writer.writerow((["video"] if video_column else []) + list(SCORE_CSV_COLUMNS))
 
@@ -584,8 +608,22 @@ class ScoreCsvWriter:
         self._writer.writerow(([video] if self.video_column else []) + row)
 
     def close(self) -> None:
-        """Flush and close the file."""
+        """Flush the rows and move them onto ``path``; closing twice is harmless."""
+        if self._handle.closed:
+            return
         self._handle.close()
+        if self._temporary is not None:
+            try:
+                os.replace(self._temporary, self.path)
+            finally:
+                self._temporary.unlink(missing_ok=True)  # still there only when the move failed
+
+    def _discard(self) -> None:
+        """Close, and delete the temporary file, leaving ``path`` as it was (rows written
+        straight to ``path`` stay)."""
+        self._handle.close()
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
@@ -593,7 +631,10 @@ class ScoreCsvWriter:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self.close()
+        if kind is None or issubclass(kind, KeyboardInterrupt):
+            self.close()
+        else:
+            self._discard()
 
 
 def _checked_scores(scores: Sequence[Any], names: Sequence[str] | None) -> list[np.ndarray]:

@@ -55,7 +55,7 @@ import numpy as np
 
 from pyvad.exceptions import VideoReadError
 from pyvad.smoothing import smooth_scores
-from pyvad.video import DEFAULT_FPS, Video
+from pyvad.video import DEFAULT_FPS, Video, _check_fps
 
 __all__ = [
     "DEFAULT_CONTEXT",
@@ -296,6 +296,8 @@ class _LiveCapture:
 
     def __init__(self, source: int | str, fps: float | None) -> None:
         self.name = f"camera {source}" if isinstance(source, Integral) else str(source)
+        if fps is not None:
+            fps = _check_fps(fps, f"Video {self.name!r}")
         self._capture = _quiet_capture(source)
         if not self._capture.isOpened():
             self._capture.release()
@@ -303,7 +305,9 @@ class _LiveCapture:
                 f"cannot open {self.name}: no such camera, unreachable stream or unsupported protocol"
             )
         announced = self._capture.get(cv2.CAP_PROP_FPS)
-        self.fps = fps or (announced if math.isfinite(announced) and announced > 0 else DEFAULT_FPS)
+        if fps is None:
+            fps = announced if math.isfinite(announced) and announced > 0 else DEFAULT_FPS
+        self.fps = fps
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         opened = time.monotonic()
@@ -467,7 +471,8 @@ def score_stream(
     with_maps : bool, default=False
         Also compute pixel maps with the detector's ``score_maps``.
     fps : float, optional
-        Frame rate, overriding the source's (timestamps of recorded sources).
+        Frame rate, overriding the source's (timestamps of recorded sources). Must be a
+        positive finite number, for cameras and streams as for recorded sources.
     max_frames : int, optional
         Stop after this many frames (a camera never ends by itself).
 
@@ -480,6 +485,8 @@ def score_stream(
     ------
     pyvad.exceptions.VideoReadError
         The source cannot be opened or a recorded frame cannot be decoded.
+    pyvad.exceptions.InvalidVideoError
+        ``fps`` is not a positive finite number.
     ValueError
         A bad parameter, a detector that is not fitted, ``with_maps`` for a detector
         without ``score_maps``, or per-video min-max normalisation.

@@ -128,13 +128,8 @@ def _to_uint8(frames: np.ndarray, label: str, first_index: int = 0) -> np.ndarra
     )
 
 
-def _check_frames_array(frames: np.ndarray, label: str) -> np.ndarray:
-    """Validate a (T, H, W) or (T, H, W, C) array and return it as uint8 (T, H, W, C)."""
-    if frames.ndim not in (3, 4):
-        raise InvalidVideoError(
-            f"{label}: expected an array of shape (T, H, W) or (T, H, W, C), got "
-            f"{frames.ndim} dimensions (shape {frames.shape})."
-        )
+def _refuse_single_frame(frames: np.ndarray, label: str) -> None:
+    """Raise InvalidVideoError when a 3-D array looks like one (H, W, C) frame, not a video."""
     if frames.ndim == 3 and frames.shape[-1] in (1, 3, 4) and min(frames.shape[:2]) >= 16:
         # An (H, W, C) frame would otherwise be read as H grey frames W pixels wide; no real
         # grey video is 1-4 pixels wide, while tiny test videos (T < 16) stay accepted.
@@ -142,6 +137,16 @@ def _check_frames_array(frames: np.ndarray, label: str) -> np.ndarray:
             f"{label}: shape {frames.shape} looks like one (H, W, C) frame, not a video; pass a video as "
             "(T, H, W) or (T, H, W, C), e.g. frame[np.newaxis] for a single frame."
         )
+
+
+def _check_frames_array(frames: np.ndarray, label: str) -> np.ndarray:
+    """Validate a (T, H, W) or (T, H, W, C) array and return it as uint8 (T, H, W, C)."""
+    if frames.ndim not in (3, 4):
+        raise InvalidVideoError(
+            f"{label}: expected an array of shape (T, H, W) or (T, H, W, C), got "
+            f"{frames.ndim} dimensions (shape {frames.shape})."
+        )
+    _refuse_single_frame(frames, label)
     if frames.ndim == 3:
         frames = frames[..., np.newaxis]
     if frames.shape[-1] not in (1, 3):
@@ -746,6 +751,14 @@ def _check_frame_size(frame_size: Any, label: str) -> tuple[int, int] | None:
     return height, width
 
 
+def _pad_to_even(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with its last row and/or column repeated to an even height and width."""
+    rows, columns = frame.shape[0] % 2, frame.shape[1] % 2
+    if not (rows or columns):
+        return frame
+    return np.pad(frame, ((0, rows), (0, columns), (0, 0)), mode="edge")
+
+
 class VideoWriter:
     """Write RGB frames to a video file or to a folder of PNG images.
 
@@ -754,6 +767,13 @@ class VideoWriter:
     folder ``000000.png``, ``000001.png`` ... (lossless; the folder must be new or
     empty). Parent folders are created. Nothing is written before the first frame.
 
+    A video file always has an even height and width: OpenCV's encoders would silently
+    crop an odd size to the even size below it, so a frame with an odd height (width) is
+    written with its last row (column) repeated once. Nothing of the picture is lost; the
+    written video is then at most one pixel taller and one pixel wider than the frames
+    (``frame[:H, :W]`` of a frame read back is the original). Frame folders keep the
+    exact size.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -761,7 +781,8 @@ class VideoWriter:
     fps : float, default=25.0
         Frame rate stored in the video file (ignored for frame folders).
     frame_size : tuple of int, optional
-        ``(H, W)`` every frame must have; defaults to the size of the first frame.
+        ``(H, W)`` every frame must have; defaults to the size of the first frame. This
+        is the size of the frames given, before any padding to an even size.
     codec : str, default="mp4v"
         FourCC code of the video codec (e.g. ``"mp4v"``, ``"MJPG"``). ``mp4v`` is lossy.
 
@@ -863,10 +884,13 @@ class VideoWriter:
         if self._to_folder:
             self._write_image(bgr)
         else:
-            if self._writer is None:
-                self._writer = self._open_file(*bgr.shape[:2])
-            self._writer.write(bgr)
+            self._write_to_file(_pad_to_even(bgr))
         self.n_written += 1
+
+    def _write_to_file(self, bgr: np.ndarray) -> None:
+        if self._writer is None:
+            self._writer = self._open_file(*bgr.shape[:2])
+        self._writer.write(bgr)
 
     def _check_size(self, frame: np.ndarray) -> None:
         size = (frame.shape[0], frame.shape[1])
@@ -902,10 +926,12 @@ class VideoWriter:
         self.close()
 
 
-def _frames_of(frames: Any) -> Iterable[Any]:
+def _frames_of(frames: Any, label: str) -> Iterable[Any]:
     """Something iterable frame by frame from a Video, array, tensor or iterable."""
     if _is_tensor(frames):
-        return _tensor_to_numpy(frames)
+        frames = _tensor_to_numpy(frames)
+    if isinstance(frames, np.ndarray):
+        _refuse_single_frame(frames, label)
     return frames
 
 
@@ -916,9 +942,13 @@ def write_video(path: PathLike, frames: Any, fps: float | None = None) -> Path:
     ----------
     path : str or os.PathLike
         ``.mp4``/``.avi``/... for a video file (codec ``mp4v``, lossy), no suffix for a
-        folder of PNG frames (lossless).
+        folder of PNG frames (lossless). A video file gets an even height and width: an
+        odd one is padded by repeating the last row or column, so the file is at most one
+        pixel taller and wider than the frames (see :class:`VideoWriter`).
     frames : Video, array, tensor or iterable of frames
         ``(T, H, W[, C])`` frames, streamed one by one (a Video is never loaded whole).
+        A single ``(H, W, C)`` frame array is refused as :class:`Video` refuses it; pass
+        ``frame[np.newaxis]``.
     fps : float, optional
         Frame rate; defaults to ``frames.fps`` for a Video, else :data:`DEFAULT_FPS`.
 
@@ -930,7 +960,8 @@ def write_video(path: PathLike, frames: Any, fps: float | None = None) -> Path:
     Raises
     ------
     InvalidVideoError
-        ``frames`` holds no frame, or a frame is invalid.
+        ``frames`` holds no frame, looks like one ``(H, W, C)`` frame, or a frame is
+        invalid.
 
     Examples
     --------
@@ -941,12 +972,13 @@ def write_video(path: PathLike, frames: Any, fps: float | None = None) -> Path:
     >>> Video(written).fps, len(Video(written))
     (10.0, 5)
     """
+    label = f"write_video({str(path)!r})"
     if fps is None:
         fps = frames.fps if isinstance(frames, Video) else DEFAULT_FPS
-    iterator = iter(_frames_of(frames))
+    iterator = iter(_frames_of(frames, label))
     first = next(iterator, None)
     if first is None:
-        raise InvalidVideoError(f"write_video({str(path)!r}): got no frames to write.")
+        raise InvalidVideoError(f"{label}: got no frames to write.")
     with VideoWriter(path, fps=fps) as writer:
         for frame in chain([first], iterator):
             writer.write(frame)

@@ -156,6 +156,23 @@ def test_a_data_frame_like_table_is_read_without_pandas():
     assert _rows(read_csv_boxes(frame)) == [("a", 0, [0, 0, 2, 2], 1.0), ("a", 1, [1, 1, 3, 3], 1.0)]
 
 
+def test_a_nan_score_in_a_data_frame_counts_as_a_missing_score():
+    frame = FakeFrame({"video": ["a", "a", "a"], "frame": [0, 1, 2], "x1": [0, 1, 2], "y1": [0, 1, 2],
+                       "x2": [2, 3, 4], "y2": [2, 3, 4], "score": [0.7, float("nan"), np.float32("nan")]})
+    assert [row[3] for row in _rows(read_csv_boxes(frame))] == [0.7, 1.0, 1.0]
+    assert [row[1] for row in _rows(read_csv_boxes(frame, score_threshold=0.8))] == [1, 2]
+
+
+def test_box_files_saved_with_a_byte_order_mark_are_read(tmp_path):
+    bom = "\ufeff"  # what Excel's "CSV UTF-8" puts before the header
+    (tmp_path / "b.csv").write_text(bom + "video,frame,x1,y1,x2,y2,score\ncam1,4,10,20,40,60,0.7\n")
+    assert _rows(read_csv_boxes(tmp_path / "b.csv")) == [("cam1", 4, [10, 20, 40, 60], 0.7)]
+    (tmp_path / "cam1.txt").write_text(bom + "1,1,10,20,30,40,0.8\n")
+    assert _rows(read_mot_boxes(tmp_path / "cam1.txt")) == [("cam1", 0, [10, 20, 40, 60], 0.8)]
+    (tmp_path / "d.json").write_text(bom + json.dumps([{"image_id": 1, "bbox": [0, 0, 2, 2]}]))
+    assert _rows(read_coco_boxes(tmp_path / "d.json", image_map={1: ("v", 0)})) == [("v", 0, [0, 0, 2, 2], 1.0)]
+
+
 def test_a_real_pandas_data_frame_goes_straight_into_precomputed_boxes():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"video": ["v"], "frame": [1], "x1": [0.0], "y1": [0.0], "x2": [8.0], "y2": [8.0]})
@@ -276,6 +293,49 @@ def test_bad_score_exports_are_refused(tmp_path, args, kwargs, error, message):
 def test_the_csv_writer_refuses_rows_that_do_not_match_its_columns(tmp_path):
     with ScoreCsvWriter(tmp_path / "s.csv") as writer, pytest.raises(ValueError, match="video"):
         writer.write(0, 0.0, 1.0, video="a")
+
+
+def test_a_score_csv_that_fails_midway_leaves_the_previous_csv_in_place(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("frame,time_s,score\n0,0.0000,0.5\n")
+    with pytest.raises(RuntimeError, match="bad frame"), ScoreCsvWriter(path) as writer:
+        writer.write(0, 0.0, 9.0)
+        raise RuntimeError("bad frame")
+    assert path.read_text() == "frame,time_s,score\n0,0.0000,0.5\n"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left
+
+
+def test_ctrl_c_keeps_the_score_rows_written_so_far(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("old\n")
+    with pytest.raises(KeyboardInterrupt), ScoreCsvWriter(path) as writer:
+        writer.write(0, 0.0, 1.5)
+        writer.write(1, 0.04, 2.5)
+        raise KeyboardInterrupt
+    assert path.read_text().splitlines() == ["frame,time_s,score", "0,0.0000,1.5", "1,0.0400,2.5"]
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_non_atomic_score_csv_holds_its_rows_while_it_is_written(tmp_path):
+    path = tmp_path / "s.csv"
+    with ScoreCsvWriter(path, atomic=False) as writer:
+        writer.write(0, 0.0, 1.5)
+        writer._handle.flush()  # what a reader following a camera's CSV sees once the buffer is written
+        assert path.read_text().splitlines() == ["frame,time_s,score", "0,0.0000,1.5"]
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_pyvad_score_failing_on_a_bad_frame_keeps_the_previous_csv(tmp_path):
+    train, test = make_train_test(n_train=2, n_test=1, n_frames=40, frame_size=(32, 48), random_state=1)
+    model = MotionBaselineDetector(grid=(2, 2)).fit(train.videos).save(tmp_path / "m.pyvad")
+    folder = write_video(tmp_path / "clip", test.videos[0])
+    previous = tmp_path / "out" / "s.csv"
+    previous.parent.mkdir()
+    previous.write_text("frame,time_s,score\n0,0.0000,0.5\n")
+    (folder / "000035.png").write_bytes(b"not an image")  # the stream fails after scoring some frames
+    assert main(["score", str(folder), "--model", str(model), "--output", str(previous), "--hop", "4"]) == 2
+    assert previous.read_text() == "frame,time_s,score\n0,0.0000,0.5\n"
+    assert list(previous.parent.iterdir()) == [previous]
 
 
 # --------------------------------------------------------------------------- tensors

@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from pyvad.base import BaseDetector
-from pyvad.exceptions import VideoReadError
+from pyvad.exceptions import InvalidVideoError, VideoReadError
 from pyvad.fusion import ScoreFusion
 from pyvad.methods import MotionBaselineDetector
 from pyvad.streaming import (
@@ -197,6 +197,31 @@ def test_missing_files_and_cameras_raise_video_read_error():
         det.score_stream("/nonexistent/clip.mp4")
     with pytest.raises(VideoReadError, match="camera 97"):
         det.score_stream(97)
+
+
+class FpsSpy(FrameDifference):
+    """Records the frame rate of the windows it scores."""
+
+    def score_frames(self, X):
+        self.window_fps_ = getattr(self, "window_fps_", []) + [v.fps for v in X]
+        return super().score_frames(X)
+
+
+@pytest.mark.parametrize("fps", [0, 0.0, -5, float("nan"), float("inf"), "fast"])
+def test_a_live_source_refuses_a_bad_fps_before_opening_it(tmp_path, fps):
+    det = FrameDifference().fit([_random_video(4, size=(16, 16))])
+    url = write_video(tmp_path / "clip.avi", _random_video(10, size=(16, 16)), fps=10).as_uri()  # file:// is live
+    for source in (url, 97):  # camera 97 does not exist: the fps is refused before it is opened
+        with pytest.raises(InvalidVideoError, match="fps must be a positive number"):
+            det.score_stream(source, fps=fps)
+
+
+def test_a_live_source_uses_the_given_fps_else_the_announced_one(tmp_path):
+    url = write_video(tmp_path / "clip.avi", _random_video(10, size=(16, 16)), fps=10).as_uri()
+    for fps, expected in ((None, 10.0), (2.5, 2.5)):
+        det = FpsSpy().fit([_random_video(4, size=(16, 16))])
+        assert len(list(det.score_stream(url, hop=4, fps=fps))) == 10
+        assert set(det.window_fps_) == {expected}
 
 
 def test_alerts_start_after_min_frames_and_end_at_the_first_normal_frame():

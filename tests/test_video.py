@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import pyvad.video as video_module
 from pyvad.exceptions import FrameSizeMismatchError, InvalidVideoError, VideoReadError
@@ -461,6 +462,33 @@ def test_write_video_refuses_no_frames(tmp_path):
     with pytest.raises(InvalidVideoError, match="no frames"):
         write_video(tmp_path / "none.mp4", [])
     assert not (tmp_path / "none.mp4").exists()
+
+
+def test_write_video_refuses_one_frame_array_as_video_does(tmp_path):
+    frame = make_frames(1)[0]
+    for source in (frame, torch.from_numpy(frame)):
+        with pytest.raises(InvalidVideoError, match=r"write_video\(.*looks like one \(H, W, C\) frame"):
+            write_video(tmp_path / "single", source)
+    assert not (tmp_path / "single").exists()
+    assert Video(write_video(tmp_path / "one", frame[np.newaxis])).shape == (1, 32, 48, 3)
+
+
+@pytest.mark.parametrize("name, codec, tolerance", [("exact.avi", "png ", 0), ("clip.mp4", "mp4v", 4),
+                                                    ("clip.avi", "MJPG", 4)])
+def test_odd_frame_sizes_are_padded_to_even_without_losing_pixels(tmp_path, name, codec, tolerance):
+    rows, columns = np.mgrid[0:33, 0:47]
+    frame = np.stack([columns * 5, rows * 7, np.full_like(rows, 128)], axis=-1).astype(np.uint8)
+    with VideoWriter(tmp_path / name, fps=10, codec=codec) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    assert writer.frame_size == (33, 47)
+    back = Video(tmp_path / name).to_array().astype(int)
+    assert back.shape == (3, 34, 48, 3)  # one row and one column more, none lost
+    assert np.abs(back[:, :33, :47] - frame).mean() <= tolerance
+    if tolerance == 0:  # lossless codec: the padding repeats the last row and column
+        np.testing.assert_array_equal(back[:, 33, :47], np.broadcast_to(frame[32], (3, 47, 3)))
+        np.testing.assert_array_equal(back[:, :33, 47], np.broadcast_to(frame[:, 46], (3, 33, 3)))
+        assert (back[:, 33, 47] == frame[32, 46]).all()
 
 
 # --- real data --------------------------------------------------------------------------
