@@ -646,7 +646,7 @@ def _load_ubnormal(
 def _read_interval_csv(path: Path) -> dict[str, list[Interval]]:
     """``video,start,end`` rows → {video: 0-based inclusive intervals}."""
     intervals: dict[str, list[Interval]] = {}
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(handle)
         missing = {"video", "start", "end"} - set(reader.fieldnames or ())
         if missing:

@@ -198,6 +198,12 @@ def _check_length(name: str, array: np.ndarray, n: int) -> None:
         raise ValueError(f"EventSet.{name} has {len(array)} rows, expected {n} (one per event)")
 
 
+def _as_index(index: Any) -> np.ndarray:
+    """``index`` as a NumPy index array; an empty list selects nothing (``np.asarray([])`` is float)."""
+    index = np.asarray(index)
+    return index.astype(np.int64) if index.size == 0 and index.dtype != bool else index
+
+
 @dataclass(eq=False)
 class EventSet:
     """Object events of a list of videos, with their patch cubes.
@@ -341,10 +347,12 @@ class EventSet:
         The video bookkeeping (``n_frames``, names, sizes) is kept whole, so
         frames without a selected event stay known.
         """
+        if isinstance(index, (bool, np.bool_)):
+            raise TypeError("a single boolean is not an event index; give a boolean mask of every event")
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
         if not isinstance(index, slice):
-            index = np.asarray(index)
+            index = _as_index(index)
             if index.dtype == bool and index.shape != (len(self),):
                 raise ValueError(f"boolean mask must have shape ({len(self)},), got {index.shape}")
         return EventSet(
@@ -362,8 +370,9 @@ class EventSet:
     def fingerprint(self) -> str:
         """A short hash of the events' content: equal for the same events, different otherwise.
 
-        Every field is hashed: the bookkeeping whole, large arrays (patches, flow) through
-        their shape and 1024 evenly spaced rows. Training checkpoints are filed under it (with
+        Every field is hashed: the bookkeeping (ids, frame indices, boxes, sizes) whole, the
+        large image payloads (patches, flow; arrays of more than 2 dimensions over 8 MB)
+        through their shape and 1024 evenly spaced rows. Training checkpoints are filed under it (with
         the fit's settings, :func:`pyvad.training.training_key`), so a fit on other data never
         resumes this one's.
 
@@ -378,7 +387,7 @@ class EventSet:
             digest.update(item.name.encode())
             if isinstance(value, np.ndarray):
                 digest.update(f"{value.dtype}{value.shape}".encode())
-                if value.nbytes > _FINGERPRINT_WHOLE_BYTES:
+                if value.ndim > 2 and value.nbytes > _FINGERPRINT_WHOLE_BYTES:
                     value = value[np.linspace(0, len(value) - 1, _FINGERPRINT_ROWS).astype(np.int64)]
                 digest.update(np.ascontiguousarray(value).tobytes())
             else:
@@ -473,7 +482,7 @@ class EventSet:
             ``"index"`` int64 ``(n,)`` event positions in this set;
             ``"video_ids"``, ``"frame_indices"`` int64 ``(n,)``; ``"boxes"`` float32 ``(n, 4)``.
         """
-        selected = np.arange(len(self)) if indices is None else np.arange(len(self))[np.asarray(indices)]
+        selected = np.arange(len(self)) if indices is None else np.arange(len(self))[_as_index(indices)]
         if batch_size is None:
             return self._tensors(selected, device)
         if batch_size < 1:

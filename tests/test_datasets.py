@@ -380,12 +380,13 @@ def test_ubnormal_missing_tracks_names_file_and_page(ubnormal_root: Path) -> Non
 # ------------------------------------------------------------------- folder
 
 
-def test_generic_folder_with_csv_intervals(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])  # utf-8-sig: Excel's "CSV UTF-8", with a BOM
+def test_generic_folder_with_csv_intervals(tmp_path: Path, encoding: str) -> None:
     write_video(tmp_path / "train/walk.avi", 3)
     write_frames(tmp_path / "train/frames_clip", 2)
     write_video(tmp_path / "test/b.avi", 5)
     write_frames(tmp_path / "test/a", 4)
-    (tmp_path / "test_labels.csv").write_text("video,start,end\nb,1,2\nb,4,4\n")
+    (tmp_path / "test_labels.csv").write_text("video,start,end\nb,1,2\nb,4,4\n", encoding=encoding)
     train, test = load_dataset("folder", tmp_path)
     assert train.names == ["frames_clip", "walk"] and train.n_frames == 5
     assert test.names == ["a", "b"]

@@ -75,6 +75,14 @@ def test_mask_subset_keeps_the_video_bookkeeping():
     np.testing.assert_array_equal(subset.patches, events.patches[2:])
 
 
+def test_an_empty_index_list_selects_no_event_and_a_lone_boolean_is_refused():
+    events = make_events()
+    assert len(events[[]]) == 0 and events[[]].video_names == ("a", "b")
+    assert events.to_torch(indices=[])["patches"].shape[0] == 0
+    with pytest.raises(TypeError, match="single boolean"):
+        events[True]
+
+
 def test_concat_appends_videos_and_shifts_their_ids():
     events = make_events()
     joined = EventSet.concat([events, events[:2]])
@@ -139,3 +147,13 @@ def test_fingerprint_is_equal_for_equal_events_and_changes_with_any_field(monkey
     sampled = make_events()
     sampled.patches[-1, 0, 0, 0, 0] ^= 1
     assert sampled.fingerprint() != make_events().fingerprint()
+    # ... but the bookkeeping is hashed whole however large: here a box of a row the sample skips
+    def many(shift: float) -> EventSet:
+        n = 3000
+        boxes = np.tile(np.array([[0, 0, 4, 4]], np.float32), (n, 1))
+        boxes[1, 0] += shift
+        return EventSet(video_ids=np.zeros(n, np.int64), frame_indices=np.arange(n), boxes=boxes, offsets=(0,),
+                        patches=np.zeros((n, 1, 2, 2, 1), np.uint8), n_frames=[n], video_names=["a"],
+                        frame_sizes=[(8, 8)])
+
+    assert many(1.0).fingerprint() != many(0.0).fingerprint()

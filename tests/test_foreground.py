@@ -282,6 +282,21 @@ def test_precomputed_boxes_from_an_npz_are_matched_by_clip_name(tmp_path):
     np.testing.assert_array_equal(events.boxes, [[8, 8, 16, 16], [0, 0, 8, 8]])
 
 
+def test_precomputed_boxes_auto_match_by_order_when_one_name_only_is_a_clip():
+    table = dict(boxes=np.array([[0, 0, 8, 8], [8, 8, 16, 16], [16, 16, 24, 24]], np.float32),
+                 video=np.array([0, 1, 2]), frame=np.array([0, 1, 2]), clips=np.array(["01", "02", "03"]))
+    videos = [Video(np.zeros((4, 32, 32, 3), np.uint8), name=n) for n in ("03", "cam_b", "cam_c")]
+    events = PrecomputedBoxes(table).fit().transform(videos)  # "03" must not take clip 03: video i gets clip i
+    np.testing.assert_array_equal(events.frame_indices, [0, 1, 2])
+
+
+def test_precomputed_boxes_refuse_clip_indices_beyond_the_named_clips():
+    table = dict(boxes=np.zeros((2, 4), np.float32) + [0, 0, 4, 4], video=np.array([0, 1]), frame=np.array([0, 0]),
+                 clips=np.array(["01"]))
+    with pytest.raises(ValueError, match="video 1 but names only 1 clips"):
+        PrecomputedBoxes(table).fit()
+
+
 def test_precomputed_boxes_refuse_a_different_number_of_unnamed_videos():
     extractor = PrecomputedBoxes([[np.zeros((0, 4))], [np.zeros((0, 4))]]).fit()
     with pytest.raises(InvalidVideoError, match="2 clips but 1 videos"):

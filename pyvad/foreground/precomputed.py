@@ -78,6 +78,9 @@ def _table_from_mapping(data: Mapping[str, Any], label: str) -> BoxTable:
     if len(video) and (video.min() < 0 or frame.min() < 0):
         raise ValueError(f"PrecomputedBoxes: {label} has negative video or frame indices")
     clips = tuple(str(c) for c in np.asarray(data["clips"]).reshape(-1)) if "clips" in data else None
+    if clips is not None and len(video) and video.max() >= len(clips):
+        raise ValueError(f"PrecomputedBoxes: {label} has boxes of video {int(video.max())} but names only "
+                         f"{len(clips)} clips")
     n_clips = len(clips) if clips is not None else int(video.max(initial=-1)) + 1
     return BoxTable(boxes, video, frame, clips, n_clips)
 
@@ -179,6 +182,9 @@ def _check_boxes_fit(video: Video, frames: np.ndarray, boxes: np.ndarray) -> Non
 class _PrecomputedSource(BoxSource):
     table: BoxTable
     match: str
+    #: Whether the videos of the current ``transform`` find their clips by name, decided for
+    #: all of them at once by :meth:`check_videos` (``"auto"`` never mixes names and positions).
+    by_name: bool = False
 
     def _by_name(self, videos: Sequence[Video]) -> bool:
         clips = self.table.clips or ()
@@ -189,15 +195,17 @@ class _PrecomputedSource(BoxSource):
         return self.match == "name" or (self.match == "auto" and bool(found) and all(found))
 
     def check_videos(self, videos: Sequence[Video]) -> None:
-        if not self._by_name(videos) and len(videos) != self.table.n_clips:
+        self.by_name = self._by_name(videos)
+        if not self.by_name and len(videos) != self.table.n_clips:
             raise InvalidVideoError(
                 f"PrecomputedBoxes: boxes are given for {self.table.n_clips} clips but {len(videos)} videos were passed, "
                 "and the video names do not all match the clip names; pass the same videos in the same order"
             )
 
     def _clip_index(self, video: Video, index: int) -> int:
-        clip = _clip_name(video.name, self.table.clips or ()) if self.match != "order" else None
-        return self.table.clips.index(clip) if clip is not None else index
+        if not self.by_name:
+            return index
+        return self.table.clips.index(_clip_name(video.name, self.table.clips))
 
     def for_video(self, video: Video, index: int) -> ChunkBoxes:
         frames, boxes = self.table.clip_rows(self._clip_index(video, index))
