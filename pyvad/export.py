@@ -54,7 +54,7 @@ from pyvad.events import EventSet
 from pyvad.exceptions import ModelFileError
 from pyvad.fusion import ScoreFusion, ScoreTable
 from pyvad.inference import as_tensor
-from pyvad.persistence import estimator_from_json, estimator_to_json, write_atomically
+from pyvad.persistence import estimator_from_json, estimator_to_json, write_files_atomically
 from pyvad.plugins import import_object
 from pyvad.video import as_videos
 
@@ -293,8 +293,8 @@ def export_detector(detector: Any, path: str | os.PathLike, format: str = "onnx"
         "versions": {"pyvad": __version__, "torch": torch.__version__},
     }
     text = json.dumps(sidecar, indent=2).encode("utf-8")
-    write_atomically(path, [data])
-    write_atomically(_sidecar_path(path), [text])
+    # Both files are complete before either is replaced: a failure keeps the previous, matching pair.
+    write_files_atomically([(path, [data]), (_sidecar_path(path), [text])])
     return path
 
 

@@ -6,7 +6,8 @@ Layout of a file::
 
 The JSON header holds the format version, the estimator class, its parameters,
 its fitted state (with every array replaced by a reference into the body),
-library versions and the SHA-256 of the body. The body is a list of tensors
+library versions, the SHA-256 of the body and the SHA-256 of the header itself
+(:func:`header_checksum`). The body is a list of tensors
 written by :func:`torch.save` and read back with ``weights_only=True`` onto the
 CPU, so loading never executes pickled code and a GPU-trained model loads on a
 machine without a GPU.
@@ -23,9 +24,10 @@ import io
 import json
 import os
 import platform
+import stat
 import struct
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,10 @@ FORMAT_VERSION = 1
 _LENGTH = struct.Struct("<Q")
 _MAX_HEADER_BYTES = 256 * 1024 * 1024
 
-__all__ = ["FORMAT_VERSION", "save_estimator", "load_estimator", "write_atomically", "estimator_to_json", "estimator_from_json"]
+__all__ = [
+    "FORMAT_VERSION", "save_estimator", "load_estimator", "header_checksum", "write_atomically", "write_files_atomically",
+    "estimator_to_json", "estimator_from_json",
+]
 
 
 class _Encoder:
@@ -67,7 +72,8 @@ class _Encoder:
                 return {"__strarray__": value.tolist(), "dtype": value.dtype.str}
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"cannot save {where}: arrays of dtype {value.dtype} are not supported")
-            return {"__ndarray__": self._tensor_ref(torch.from_numpy(np.ascontiguousarray(value)))}
+            # np.require, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,).
+            return {"__ndarray__": self._tensor_ref(torch.from_numpy(np.require(value, requirements="C")))}
         if isinstance(value, torch.Tensor):
             return {"__tensor__": self._tensor_ref(value)}
         if isinstance(value, nn.Module):
@@ -160,12 +166,32 @@ def _default_state(estimator: Any) -> dict[str, Any]:
     }
 
 
+def _defined_path(spec: str) -> str | None:
+    """``"module:Class"`` where the class that ``spec`` names is defined, or None if it names no importable class."""
+    try:
+        obj = import_object(spec)
+    except Exception:  # a broken plugin must not stop files that do not use it from loading
+        return None
+    return _class_path(obj) if isinstance(obj, type) else None
+
+
+def _is_plugin_class(path: str) -> bool:
+    """Whether an installed plugin's entry point names the class defined at ``path``.
+
+    An entry point may name a re-export (``pkg:Det`` for a class defined in ``pkg.detectors``),
+    so entry points are compared by the class they resolve to; that imports the plugins only
+    when no entry point spells ``path`` itself.
+    """
+    specs = list(plugin_methods().values())
+    return path in specs or any(_defined_path(spec) == path for spec in specs)
+
+
 def _resolve_class(path: str, trusted: Mapping[str, type]) -> type:
     if path in trusted:
         return trusted[path]
     module_name = path.partition(":")[0]
     in_pyvad = module_name == "pyvad" or module_name.startswith("pyvad.")
-    if not in_pyvad and path not in plugin_methods().values():
+    if not in_pyvad and not _is_plugin_class(path):
         raise ModelFileError(
             f"model file asks for class {path!r}, which is neither part of pyvad nor an installed plugin "
             "(entry-point group 'pyvad.detectors'); if you trust this file, pass the class in "
@@ -271,15 +297,38 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "body_bytes": len(body),
     }
+    header["header_sha256"] = header_checksum(header)
     header_bytes = json.dumps(header, allow_nan=True).encode("utf-8")
     return write_atomically(path, [MAGIC, _LENGTH.pack(len(header_bytes)), header_bytes, body])
+
+
+def header_checksum(header: Mapping[str, Any]) -> str:
+    """SHA-256 of a model file's JSON header, stored in it as ``header_sha256``.
+
+    Computed over the header without that field, as canonical JSON (sorted keys, no
+    spaces), so it does not depend on how the header was laid out in the file.
+
+    Parameters
+    ----------
+    header : mapping
+        The decoded header.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest.
+    """
+    content = {key: value for key, value in header.items() if key != "header_sha256"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def write_atomically(path: str | os.PathLike, chunks: Iterable[bytes]) -> Path:
     """Write ``chunks`` to ``path`` through a temporary file in the same folder, then rename.
 
     A failure at any point leaves an existing file at ``path`` untouched and no
-    temporary file behind.
+    temporary file behind. A replaced file's permissions are kept; a new file gets
+    those of :func:`open` (``0o666`` less the umask).
 
     Parameters
     ----------
@@ -292,20 +341,67 @@ def write_atomically(path: str | os.PathLike, chunks: Iterable[bytes]) -> Path:
     -------
     path : pathlib.Path
     """
-    path = Path(path)
+    return write_files_atomically([(path, chunks)])[0]
+
+
+def write_files_atomically(files: Sequence[tuple[str | os.PathLike, Iterable[bytes]]]) -> list[Path]:
+    """Write files that belong together: all to temporary files first, then rename them one after the other.
+
+    A failure while writing leaves every existing destination untouched and no
+    temporary file behind; the renames follow each other directly once every file is
+    completely written. Permissions as in :func:`write_atomically`.
+
+    Parameters
+    ----------
+    files : sequence of (str or path-like, iterable of bytes)
+        Destinations and their content; missing parent folders are created.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The destinations, in order.
+    """
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, chunks in files:
+            path = Path(path)
+            written.append((_write_temporary(path, chunks), path))
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
+    return [path for _, path in written]
+
+
+def _write_temporary(path: Path, chunks: Iterable[bytes]) -> Path:
+    """A complete, synced temporary file next to ``path`` with the mode ``path`` should end up with."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
+        if os.name == "posix":  # mkstemp creates 0600; elsewhere there are no such modes to fix
+            os.chmod(tmp, _destination_mode(path))
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return path
+    return tmp
+
+
+def _destination_mode(path: Path) -> int:
+    """Permission bits of ``path`` if it exists, else those :func:`open` gives a new file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only portable way to read the umask is to set it
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def estimator_to_json(estimator: Any) -> dict | None:
@@ -386,6 +482,11 @@ def read_header(path: str | os.PathLike) -> tuple[dict, bytes]:
             f"model file {str(path)!r} uses format version {version}, newer than the {FORMAT_VERSION} "
             f"this pyvad ({__version__}) reads; upgrade pyvad (written by pyvad "
             f"{header.get('versions', {}).get('pyvad', '?')})"
+        )
+    # Files written before the header had its own checksum have no such field.
+    if "header_sha256" in header and header["header_sha256"] != header_checksum(header):
+        raise ModelFileError(
+            f"model file {str(path)!r} is corrupt: the checksum of its header does not match the header"
         )
     body = data[offset + header_len :]
     if len(body) != header.get("body_bytes") or hashlib.sha256(body).hexdigest() != header.get("body_sha256"):

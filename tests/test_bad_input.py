@@ -45,7 +45,7 @@ from pyvad.exceptions import (
 from pyvad.foreground import MotionForeground, PrecomputedBoxes, WholeFrames
 from pyvad.methods import METHODS, MotionBaselineDetector, get_method
 from pyvad.metrics import micro_auc
-from pyvad.persistence import FORMAT_VERSION, MAGIC
+from pyvad.persistence import FORMAT_VERSION, MAGIC, header_checksum
 from pyvad.training import Trainer, resolve_device
 from pyvad.video import Video, as_videos, write_video
 
@@ -104,7 +104,7 @@ def _model_variant(env: SimpleNamespace, name: str, transform: Callable[[bytes],
 
 
 def _rebuild(data: bytes, header: Any = None, body: bytes | None = None) -> bytes:
-    """A well-formed model file from ``data`` with another JSON header and/or body (checksum updated)."""
+    """A well-formed model file from ``data`` with another JSON header and/or body (checksums updated)."""
     header_len = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 8], "little")
     start = len(MAGIC) + 8
     if header is None:
@@ -113,17 +113,26 @@ def _rebuild(data: bytes, header: Any = None, body: bytes | None = None) -> byte
         body = data[start + header_len :]
     if isinstance(header, dict):
         header = {**header, "body_sha256": hashlib.sha256(body).hexdigest(), "body_bytes": len(body)}
+        header["header_sha256"] = header_checksum(header)
     encoded = json.dumps(header).encode()
     return MAGIC + len(encoded).to_bytes(8, "little") + encoded + body
 
 
 def _newer_format(data: bytes) -> bytes:
+    # The header checksum no longer matches: the version check comes first, so the message is still "upgrade".
     return data.replace(f'"format_version": {FORMAT_VERSION}'.encode(), f'"format_version": {FORMAT_VERSION + 1}'.encode())
 
 
 def _unknown_parameter(data: bytes) -> bytes:
-    # Same length, so the header stays well-formed: a parameter this pyvad does not have.
-    return data.replace(b'"n_background_frames"', b'"n_foreground_frames"', 1)
+    # A parameter this pyvad does not have, in an otherwise intact file (as a newer pyvad would write it).
+    return _rebuild(data.replace(b'"n_background_frames"', b'"n_foreground_frames"', 1))
+
+
+def _flipped_header_digit(data: bytes) -> bytes:
+    # One bit of the threshold's first digit: still valid JSON, but another model.
+    start = data.index(b'"offset_": ') + len(b'"offset_": ')
+    digit = start + next(i for i, byte in enumerate(data[start:]) if chr(byte).isdigit())
+    return data[:digit] + bytes([data[digit] ^ 0x01]) + data[digit + 1 :]
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,6 +273,9 @@ CASES = [
     Case("model-corrupt-body",
          lambda e: pyvad.load(_model_variant(e, "flipped.pyvad", lambda d: d[:-3] + bytes(b ^ 0x55 for b in d[-3:]))),
          ModelFileError, r"checksum"),
+    Case("model-corrupt-header",
+         lambda e: pyvad.load(_model_variant(e, "flipped-header.pyvad", _flipped_header_digit)),
+         ModelFileError, r"flipped-header\.pyvad.*checksum of its header"),
     Case("model-header-not-an-object",
          lambda e: pyvad.load(_model_variant(e, "list.pyvad", lambda d: _rebuild(d, header=[1, 2]))),
          ModelFileError, r"corrupt header"),

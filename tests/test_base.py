@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import pickle
+import stat
+import sys
+import textwrap
 
 import joblib
 import numpy as np
@@ -16,7 +21,8 @@ from torch import nn
 import pyvad
 from pyvad.base import BaseDetector, check_frame_labels
 from pyvad.exceptions import InvalidVideoError, ModelFileError
-from pyvad.persistence import FORMAT_VERSION, MAGIC
+from pyvad.persistence import FORMAT_VERSION, MAGIC, write_atomically
+from pyvad.plugins import ENTRY_POINT_GROUP
 
 
 class MeanBrightnessDetector(BaseDetector):
@@ -125,6 +131,99 @@ def test_load_refuses_classes_outside_pyvad_unless_trusted(tmp_path):
     path = MeanBrightnessDetector().fit(_videos([1])).save(tmp_path / "m.pyvad")
     with pytest.raises(ModelFileError, match="neither part of pyvad nor an installed plugin"):
         pyvad.load(path)
+
+
+def test_zero_dimensional_arrays_keep_their_shape(tmp_path):
+    det = MeanBrightnessDetector().fit(_videos([10]))
+    det.index_ = np.array(1, dtype=np.int64)
+    det.scale_ = np.array(0.5, dtype=np.float32)
+    loaded = pyvad.load(det.save(tmp_path / "m.pyvad"), trusted_classes=[MeanBrightnessDetector])
+    for name in ("index_", "scale_"):
+        value, back = getattr(det, name), getattr(loaded, name)
+        assert back.shape == () and back.dtype == value.dtype and back == value, name
+    assert loaded.table_[loaded.index_].shape == (3,)
+
+
+def test_a_model_file_without_a_header_checksum_still_loads(tmp_path):
+    """Files written before the header had its own checksum."""
+    det = MeanBrightnessDetector().fit(_videos([10, 12]))
+    data = det.save(tmp_path / "m.pyvad").read_bytes()
+    start = len(MAGIC) + 8
+    end = start + int.from_bytes(data[len(MAGIC) : start], "little")
+    header = json.loads(data[start:end])
+    del header["header_sha256"]
+    encoded = json.dumps(header, allow_nan=True).encode()
+    old = tmp_path / "old.pyvad"
+    old.write_bytes(MAGIC + len(encoded).to_bytes(8, "little") + encoded + data[end:])
+    loaded = pyvad.load(old, trusted_classes=[MeanBrightnessDetector])
+    assert loaded.offset_ == det.offset_
+    np.testing.assert_allclose(loaded.score_samples(_videos([3])), det.score_samples(_videos([3])))
+
+
+def test_a_bit_flip_in_the_header_raises_model_file_error_naming_the_file(tmp_path):
+    path = MeanBrightnessDetector().fit(_videos([1])).save(tmp_path / "m.pyvad")
+    data = path.read_bytes()
+    digit = data.index(b'"mean_": 1.0') + len(b'"mean_": ')
+    path.write_bytes(data[:digit] + b"0" + data[digit + 1 :])  # '1' ^ 0x01: still a valid model, another mean
+    with pytest.raises(ModelFileError, match=r"m\.pyvad.*checksum of its header"):
+        pyvad.load(path, trusted_classes=[MeanBrightnessDetector])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_files_get_the_umask_mode_or_keep_the_replaced_files_mode(tmp_path):
+    det = MeanBrightnessDetector().fit(_videos([1]))
+    previous = os.umask(0o027)
+    try:
+        fresh = det.save(tmp_path / "new.pyvad")
+        sidecar = write_atomically(tmp_path / "new.json", [b"{}"])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+    assert stat.S_IMODE(sidecar.stat().st_mode) == 0o640
+    fresh.chmod(0o604)
+    det.save(fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o604
+
+
+PLUGIN_DETECTORS = textwrap.dedent(
+    '''
+    import numpy as np
+    from pyvad.base import BaseDetector
+
+
+    class LevelDetector(BaseDetector):
+        def __init__(self, contamination="auto"):
+            self.contamination = contamination
+
+        def _fit(self, X, y=None):
+            self.mean_ = float(np.mean([np.mean(v) for v in X]))
+
+        def _score_frames(self, X):
+            return [np.abs(np.asarray(v, dtype=float).mean(axis=(1, 2)) - self.mean_) for v in X]
+    '''
+)
+
+
+def test_a_plugin_whose_entry_point_names_a_re_export_loads_without_trust(tmp_path, monkeypatch):
+    package = tmp_path / "reexporting_plugin"
+    package.mkdir()
+    (package / "detectors.py").write_text(PLUGIN_DETECTORS)
+    (package / "__init__.py").write_text("from reexporting_plugin.detectors import LevelDetector\n")
+    dist = tmp_path / "reexporting_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: reexporting-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nlevel = reexporting_plugin:LevelDetector\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    try:
+        from reexporting_plugin import LevelDetector
+
+        det = LevelDetector().fit(_videos([10, 20]))
+        loaded = pyvad.load(det.save(tmp_path / "m.pyvad"))
+        assert type(loaded) is LevelDetector and loaded.mean_ == det.mean_
+    finally:
+        for name in ("reexporting_plugin", "reexporting_plugin.detectors"):
+            sys.modules.pop(name, None)
 
 
 def test_unfitted_estimator_round_trips(tmp_path):

@@ -147,6 +147,29 @@ def test_a_failed_export_leaves_the_previous_files_untouched(fitted, tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.pt.json"]
 
 
+def test_a_failure_while_writing_the_sidecar_keeps_the_previous_pair(fitted, tmp_path, monkeypatch):
+    import pyvad.persistence
+
+    path = fitted["pkgnet"].export(tmp_path / "model.pt", format="torchscript")
+    sidecar = tmp_path / "model.pt.json"
+    before = path.read_bytes(), sidecar.read_bytes()
+    real_fsync, calls = pyvad.persistence.os.fsync, []
+
+    def full_on_the_second_file(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the graph's temporary file is complete; the sidecar's is not
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(pyvad.persistence.os, "fsync", full_on_the_second_file)
+    with pytest.raises(OSError, match="No space left"):
+        fitted["maskedae"].export(path, format="torchscript")
+    monkeypatch.undo()
+    assert (path.read_bytes(), sidecar.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.pt.json"]
+    ExportedDetector(path)
+
+
 def test_loading_needs_the_sidecar_and_refuses_a_foreign_one(fitted, tmp_path):
     path = fitted["pkgnet"].export(tmp_path / "model.pt", format="torchscript")
     sidecar = tmp_path / "model.pt.json"
