@@ -222,7 +222,15 @@ def _cudnn_benchmark(value: bool | None) -> Iterator[None]:
         torch.backends.cudnn.benchmark = previous
 
 
-def training_key(data_fingerprint: str, *settings: Any) -> str:
+# Trainer arguments that decide where and how a fit runs, what it reports and how it is
+# checkpointed, but not the weights it reaches: left out of training_key(trainer_params=...).
+_UNKEYED_TRAINER_ARGUMENTS = frozenset({
+    "device", "cudnn_benchmark", "compile", "num_workers", "pin_memory", "checkpoint_dir", "checkpoint_every",
+    "resume", "verbose", "callbacks",
+})
+
+
+def training_key(data_fingerprint: str, *settings: Any, trainer_params: Mapping[str, Any] | None = None) -> str:
     """The ``data_key`` of one fit for :meth:`Trainer.fit`: its data and the settings that shape it.
 
     Parameters
@@ -231,8 +239,16 @@ def training_key(data_fingerprint: str, *settings: Any) -> str:
         Identifies the training data, e.g. :meth:`pyvad.events.EventSet.fingerprint`.
     *settings
         Whatever else decides the trained weights, by ``repr``: pyvad's detectors pass their
-        resolved hyper-parameters (``config_``) and ``random_state``. Device and precision are
-        left out, so that a fit checkpointed on a GPU resumes on a CPU.
+        resolved hyper-parameters (``config_``) and ``random_state``. The device is left out
+        (and the precision a request resolves to on it), so that a fit checkpointed on a GPU
+        resumes on a CPU.
+    trainer_params : mapping, optional
+        Further :class:`Trainer` arguments of the fit (a detector's ``trainer_params``). Those
+        that change the trained weights join the key (``weight_decay``, ``grad_clip``, the
+        optimiser's and schedule's arguments, ``early_stopping`` ...; a function by its
+        qualified name); those that do not are left out: ``device``, ``cudnn_benchmark``,
+        ``compile``, ``num_workers``, ``pin_memory``, ``checkpoint_dir``, ``checkpoint_every``,
+        ``resume``, ``verbose`` and ``callbacks``.
 
     Returns
     -------
@@ -245,10 +261,30 @@ def training_key(data_fingerprint: str, *settings: Any) -> str:
     True
     >>> training_key("abc", {"epochs": 5}) == training_key("abc", {"epochs": 10})
     False
+    >>> base = training_key("abc", {"epochs": 5})
+    >>> training_key("abc", {"epochs": 5}, trainer_params={"resume": True, "verbose": 2}) == base
+    True
+    >>> training_key("abc", {"epochs": 5}, trainer_params={"weight_decay": 0.1}) == base
+    False
     """
+    keyed = {name: value for name, value in (trainer_params or {}).items() if name not in _UNKEYED_TRAINER_ARGUMENTS}
+    if keyed:
+        settings = (*settings, _key_value(keyed))
     digest = hashlib.blake2b(data_fingerprint.encode(), digest_size=8)
     digest.update(repr(settings).encode())
     return digest.hexdigest()
+
+
+def _key_value(value: Any) -> Any:
+    """``value`` with a ``repr`` that is the same in every process: mappings sorted by key,
+    functions and classes by their qualified name instead of their address."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(name), _key_value(item)) for name, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_key_value(item) for item in value)
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return value
 
 
 def trainer_arguments(owner: str, own: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -620,7 +656,10 @@ class Trainer:
         optimiser, schedule, scaler, epoch, history and RNG states are restored, so
         the result equals that of an uninterrupted run.
     random_state : int, optional
-        Seeds the RNGs at the start of ``fit`` and the per-epoch data order.
+        Seeds the RNGs at the start of ``fit``, so a seeded fit is repeatable (on the same
+        machine and thread count) and a resumed one continues exactly. The data order of an
+        epoch is drawn from the global torch RNG, so it also depends on what the loss draws
+        from it (dropout, random masks ...) in earlier epochs.
     verbose : int, default=1
         0: silent; 1: progress bars when stderr is a terminal; 2: always.
     early_stopping : int, optional
@@ -939,19 +978,22 @@ class Trainer:
         return wrapped
 
     def _make_loader(self, data: Dataset, seed: int, dist: _DistInfo, shuffle: bool) -> DataLoader:
-        """DataLoader with its own generator, reseeded each epoch by :func:`_reseed_loader`."""
+        """DataLoader with its own generator (workers' seeds), reseeded each epoch by :func:`_reseed_loader`.
+
+        The shuffled order comes from the global torch RNG, which ``fit`` seeds and checkpoints;
+        it is left there so that seeded fits keep reproducing the results recorded before.
+        """
         if dist.enabled:
             sampler = DistributedSampler(data, num_replicas=dist.world_size, rank=dist.rank,
                                          shuffle=shuffle, seed=seed, drop_last=self.drop_last and shuffle)
         else:
             sampler = RandomSampler(data) if shuffle else SequentialSampler(data)
         pin = self.device_.type == "cuda" if self.pin_memory == "auto" else bool(self.pin_memory)
-        loader = DataLoader(
+        return DataLoader(
             data, batch_size=int(self.batch_size), sampler=sampler, num_workers=self.num_workers,
             pin_memory=pin, drop_last=self.drop_last and shuffle, collate_fn=self.collate_fn,
             generator=torch.Generator(),
         )
-        return loader
 
     def _show_progress(self, dist: _DistInfo) -> bool:
         """Progress bars on rank 0 only, when verbose and (verbose >= 2 or stderr is a terminal)."""

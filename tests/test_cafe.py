@@ -274,3 +274,17 @@ def test_score_maps_paint_fused_event_scores_into_their_boxes(fitted, events):
     for bx1, by1, bx2, by2 in table.boxes[(table.video_ids == 0) & (table.frame_indices == frame)]:
         covered[int(by1):int(np.ceil(by2)), int(bx1):int(np.ceil(bx2))] = True
     np.testing.assert_allclose(frame_map[~covered], fusion.train_min_, rtol=1e-6)
+
+
+def test_fits_with_other_trainer_settings_keep_their_own_checkpoints(events, tmp_path):
+    resume = {"checkpoint_dir": tmp_path, "resume": True}
+    first = tiny(epochs=1, trainer_params=resume).fit(events[0][:32])
+    decayed = tiny(epochs=1, trainer_params={**resume, "weight_decay": 10.0}).fit(events[0][:32])
+    assert len(list(tmp_path.glob("cafe-*-last.pt"))) == 2  # not the first fit's finished checkpoint
+    assert not all(torch.equal(value, decayed.network_.state_dict()[name])
+                   for name, value in first.network_.state_dict().items())
+
+
+def test_a_random_state_that_is_not_an_integer_is_refused(events):
+    with pytest.raises(ValueError, match="random_state"):
+        tiny(epochs=1, random_state=np.random.RandomState(0)).fit(events[0][:32])

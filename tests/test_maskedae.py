@@ -526,3 +526,28 @@ def test_cell_statistics_are_those_of_the_training_maps_and_can_be_switched_off(
     expected = [m["teacher_error"].reshape(len(m["teacher_error"]), -1).max(axis=1) for m in next(raw._scored_videos(
         frames, lambda outputs, events: maskedae.video_component_maps(outputs, events, **raw._sigmas())))]
     np.testing.assert_allclose(raw.transform(test.videos)["teacher_error"], np.concatenate(expected), rtol=1e-5)
+
+
+def test_cells_constant_over_the_training_frames_are_centred_not_divided_by_zero(data):
+    train, test = data
+    static = np.repeat(train.videos[0][:1], 8, axis=0)  # a static scene: every cell has standard deviation 0
+    statistics = cell_statistics([{"teacher_error": np.full((8, 2, 3), 0.1)}])
+    assert statistics["teacher_error"][1] == [[1.0] * 3] * 2
+    det = MaskedAEDetector(**TINY, epochs=1, random_state=0).fit([static])
+    assert np.all(np.isfinite(np.concatenate(det.score_frames(test.videos[:1]))))
+
+
+def test_fits_with_other_trainer_settings_keep_their_own_checkpoints(data, tmp_path):
+    train, _ = data
+    resume = {"checkpoint_dir": tmp_path, "resume": True}
+    first = MaskedAEDetector(**TINY, epochs=1, random_state=0, trainer_params=resume).fit(train.videos[:1])
+    clipped = MaskedAEDetector(**TINY, epochs=1, random_state=0, trainer_params={**resume, "grad_clip": 1e-6})
+    clipped.fit(train.videos[:1])
+    assert len(list(tmp_path.glob("teacher-*-last.pt"))) == 2  # not the first fit's finished checkpoint
+    assert not all(torch.equal(value, clipped.net_.state_dict()[name]) for name, value in first.net_.state_dict().items())
+
+
+def test_a_random_state_that_is_not_an_integer_is_refused(data):
+    train, _ = data
+    with pytest.raises(ValueError, match="random_state"):
+        MaskedAEDetector(**TINY, epochs=1, random_state=np.random.RandomState(0)).fit(train.videos[:1])

@@ -215,3 +215,47 @@ def test_training_videos_without_objects_are_reported():
     still = [np.zeros((8, 64, 64, 3), np.uint8)]
     with pytest.raises(InvalidVideoError, match="no object"):
         PKGNetDetector("ped2", **TINY).fit(still)
+
+
+@pytest.mark.parametrize("other", [{"trainer_params": {"weight_decay": 10.0}}, {"teacher_taps": ("layer1.0", "layer2")}])
+def test_fits_with_other_trainer_settings_or_taps_keep_their_own_checkpoints(events, tmp_path, other):
+    settings = {**TINY, "epochs": 1, "checkpoint_dir": tmp_path, "resume": True}
+    first = PKGNetDetector("ped2", **settings).fit(events[0][:32])
+    changed = PKGNetDetector("ped2", **settings, **other).fit(events[0][:32])
+    assert len(list(tmp_path.glob("pkgnet-*-last.pt"))) == 2  # not the first fit's finished checkpoint
+    assert not all(torch.equal(value, changed.student_.state_dict()[name])
+                   for name, value in first.student_.state_dict().items())
+
+
+def test_events_of_another_patch_size_are_refused(scene, events):
+    train, _ = scene
+    large = MotionForeground("ped2", offsets=OFFSETS, patch_size=64).fit().transform(train.videos[:1])
+    det = PKGNetDetector("ped2", **{**TINY, "epochs": 1}).fit(large[:16])
+    with pytest.raises(ValueError, match=r"\(32, 32\) patches.*trained on \(64, 64\)"):
+        det.transform(events[1])
+
+
+def test_grey_footage_after_colour_training_names_the_channels(scene, fitted):
+    _, test = scene
+    with pytest.raises(InvalidVideoError, match="3-channel frames.*1-channel"):
+        fitted.score_frames([test.videos[0][..., :1]])
+
+
+def test_the_extractor_is_kept_at_fit_so_a_later_preset_does_not_change_scoring(scene):
+    train, test = scene
+    det = PKGNetDetector("ped2", **{**TINY, "epochs": 1}).fit(train.videos)
+    before = det.score_frames(test.videos[:1])[0]
+    det.set_params(preset="avenue")
+    np.testing.assert_array_equal(det.score_frames(test.videos[:1])[0], before)
+    assert det.extractor_.preset == "ped2"
+
+
+def test_a_model_saved_before_the_extractor_was_kept_still_scores_videos(tmp_path, scene, fitted, monkeypatch):
+    _, test = scene
+    state = PKGNetDetector._get_state
+    monkeypatch.setattr(PKGNetDetector, "_get_state",
+                        lambda self: {k: v for k, v in state(self).items() if k != "extractor_"})
+    loaded = pyvad.load(fitted.save(tmp_path / "old.pyvad"))
+    assert not hasattr(loaded, "extractor_")
+    for a, b in zip(loaded.score_frames(test.videos), fitted.score_frames(test.videos)):
+        np.testing.assert_allclose(a, b, rtol=1e-5)

@@ -25,6 +25,7 @@ from pyvad.training import (
     resolve_device,
     seed_everything,
     set_trainable,
+    training_key,
 )
 
 
@@ -474,3 +475,19 @@ def test_resume_says_which_checkpoint_continues_or_why_a_fit_starts_over(tmp_pat
     assert f"'fit' resumes from {tmp_path / 'fit-aaaa-last.pt'} at epoch 3 of 3" in capsys.readouterr().err
     _trainer(checkpoint_dir=tmp_path, resume=True, verbose=0).fit(_tiny_model(), _mse, data, data_key="aaaa")
     assert capsys.readouterr().err == ""
+
+
+def test_the_training_key_holds_the_trainer_settings_that_change_the_weights() -> None:
+    base = training_key("data", {"epochs": 5}, 0)
+    assert training_key("data", {"epochs": 5}, 0, trainer_params=None) == base
+    neutral = {"checkpoint_dir": "/tmp/x", "resume": True, "verbose": 2, "num_workers": 4, "checkpoint_every": 2,
+               "callbacks": [Callback()], "pin_memory": True, "compile": True, "cudnn_benchmark": False}
+    assert training_key("data", {"epochs": 5}, 0, trainer_params=neutral) == base
+    changed = [{"weight_decay": 0.1}, {"grad_clip": 1.0}, {"optimizer_kwargs": {"momentum": 0.9}},
+               {"scheduler": "cosine"}, {"scheduler_kwargs": {"gamma": 0.5}}, {"early_stopping": 3},
+               {"drop_last": True}, {"collate_fn": _mse}]
+    keys = {training_key("data", {"epochs": 5}, 0, trainer_params={**neutral, **params}) for params in changed}
+    assert base not in keys and len(keys) == len(changed)
+    # the same settings give the same key in every process: mappings by content, functions by name
+    assert (training_key("data", trainer_params={"optimizer_kwargs": {"a": 1, "b": 2}, "collate_fn": _mse})
+            == training_key("data", trainer_params={"optimizer_kwargs": {"b": 2, "a": 1}, "collate_fn": _mse}))

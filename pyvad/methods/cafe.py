@@ -549,7 +549,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "amp": [StrOptions(set(AMP_CHOICES)), None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "trainer_params": [dict, None],
-        "random_state": ["random_state"],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -769,7 +769,8 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                                           batch_size=self._scoring_batch(device), device=device)
         trainer = Trainer(**self._trainer_arguments(device))
         self.network_ = trainer.fit(self.network_, _CAFEObjective(self.teacher_, config), data, name="cafe",
-                                    data_key=training_key(events.fingerprint(), config, self.random_state))
+                                    data_key=training_key(events.fingerprint(), config, self.random_state,
+                                                         trainer_params=self.trainer_params))
         self.training_history_ = [dict(epoch) for epoch in trainer.history_]
 
     def _trainer_arguments(self, device: torch.device) -> dict[str, Any]:

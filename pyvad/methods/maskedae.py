@@ -51,7 +51,7 @@ from pyvad.events import EventSet, reference_index
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
-from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable
+from pyvad.fusion import FusedDetectorMixin, ScoreFusion, ScoreTable, zscore_statistics
 from pyvad.inference import as_tensor, score_in_batches, scoring_batch_size
 from pyvad.nets.cvt_mae import CvTMaskedAutoEncoder, patchify, random_keep
 from pyvad.smoothing import gaussian_filter_3d
@@ -352,16 +352,16 @@ def cell_statistics(maps: Sequence[Mapping[str, np.ndarray]]) -> dict[str, list]
     -------
     dict of str to [mean, scale]
         For every map component (not the class probability): two ``(gh, gw)`` nested lists
-        (JSON, for :meth:`MaskedAEDetector.export`), the scale floored at a millionth of
-        the mean scale so that a constant cell cannot divide by zero.
+        (JSON, for :meth:`MaskedAEDetector.export`). A cell that is constant over the training
+        frames (a static scene, a single frame) gets scale 1, so it is only centred: the rule of
+        :func:`pyvad.fusion.zscore_statistics`, whose columns are here the cells.
     """
     statistics = {}
     for name, first in maps[0].items():
         if first.ndim > 1:
             stacked = np.concatenate([video[name] for video in maps])
-            scale = stacked.std(axis=0)
-            scale = np.maximum(scale, 1e-6 * max(float(scale.mean()), np.finfo(np.float64).tiny))
-            statistics[name] = [stacked.mean(axis=0).tolist(), scale.tolist()]
+            mean, scale = zscore_statistics(stacked.reshape(len(stacked), -1))
+            statistics[name] = [mean.reshape(first.shape[1:]).tolist(), scale.reshape(first.shape[1:]).tolist()]
     return statistics
 
 
@@ -604,7 +604,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "compile": ["boolean"],
         "device": [str],
         "trainer_params": [dict, None],
-        "random_state": ["random_state"],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -849,7 +849,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
             anomalies = self.anomalies if self.anomalies is not None else SyntheticAnomalies()
         data = _FrameDataset(events, anomalies, config["anomaly_probability"])
         # checkpoints of a fit on other frames, or with other settings, are never resumed
-        data_key = training_key(events.fingerprint(), config, seed, anomalies)
+        data_key = training_key(events.fingerprint(), config, seed, anomalies, trainer_params=self.trainer_params)
         set_trainable(net, freeze=[n for n in CvTMaskedAutoEncoder.STUDENT_MODULES if getattr(net, n) is not None])
         trainer = self._trainer(config["teacher_epochs"], seed)
         trainer.fit(net, self._teacher_loss, data, name="teacher", data_key=data_key)

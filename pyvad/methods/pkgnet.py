@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -295,8 +296,9 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     extractor : foreground extractor, optional
         Turns videos into object events; default
         ``MotionForeground(<dataset>, offsets=OFFSETS, patch_size=32)``. Its ``offsets``
-        must end at 0 (the target crop) with at least one earlier frame. Ignored when
-        :meth:`fit` / :meth:`transform` receive an :class:`~pyvad.events.EventSet`.
+        must end at 0 (the target crop) with at least one earlier frame. :meth:`fit` keeps
+        it as ``extractor_``, which scores videos from then on (also after a fit on an
+        :class:`~pyvad.events.EventSet`); ``set_params`` on a fitted detector does not change it.
     fusion : ScoreFusion, optional
         How the raw components become frame scores; default: training z-score, the
         ``score_weights``, the preset's aggregation (Ped2: mean of the top 3 objects,
@@ -387,6 +389,10 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         The frozen teacher (saved with the model, so loading needs no weights file).
     teacher_taps_ : tuple of str
         Teacher node of every distilled block.
+    extractor_ : foreground extractor
+        The extractor that finds the objects of scored videos: ``extractor`` (or the preset's)
+        as it was at :meth:`fit`, fitted on the training videos (data-free after a fit on an
+        EventSet, or after loading).
     n_channels_, n_context_ : int
         Channels of the crops and number of input frames.
     n_train_events_ : int
@@ -548,20 +554,54 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         return self.architecture != "ae"
 
     # -- events ---------------------------------------------------------------------
+    def _training_events(self, X: Any) -> EventSet:
+        """The training EventSet: ``X`` itself, or the events that the extractor, fitted on the videos ``X``,
+        finds in them. Either way ``extractor_`` keeps the extractor that scores videos from now on."""
+        if isinstance(X, EventSet):
+            self.extractor_ = clone(self._extractor())  # fitted (data-free) when it first scores videos
+            return X
+        events, self.extractor_ = self._training_extraction(X)
+        return events
+
+    def _training_extraction(self, videos: Any) -> tuple[EventSet, Any]:
+        """The events of ``videos`` and the extractor (``extractor`` or the preset's) fitted on them."""
+        videos = _some_videos(videos)
+        extractor = clone(self._extractor()).fit(videos)
+        return extractor.transform(videos), extractor
+
     def _events(self, X: Any) -> EventSet:
-        """``X`` itself when it is an EventSet, else the extractor's events of the videos."""
+        """``X`` itself when it is an EventSet, else the events the fitted extractor finds in the videos."""
         if isinstance(X, EventSet):
             return X
-        videos = as_videos(X)
-        if not videos:
-            raise InvalidVideoError("PKGNetDetector got no videos")
-        return clone(self._extractor()).fit(videos).transform(videos)
+        videos = _some_videos(X)
+        return self._fitted_extractor(videos).transform(videos)
 
     def _extractor(self) -> Any:
         """The ``extractor`` parameter, or the preset's ``MotionForeground`` when it is None."""
         if self.extractor is not None:
             return self.extractor
         return MotionForeground(PRESETS[self.preset]["foreground"], offsets=OFFSETS, patch_size=32)
+
+    def _fitted_extractor(self, videos: list[Video]) -> Any:
+        """``extractor_``, fitted (data-free) when it is not yet: after a fit on an EventSet or a load.
+
+        A model saved before ``extractor_`` was kept scores as it did then: with the current
+        ``extractor`` (or preset's), fitted on the scored ``videos``.
+        """
+        if not hasattr(self, "extractor_"):
+            return clone(self._extractor()).fit(videos)
+        try:
+            check_is_fitted(self.extractor_)
+        except NotFittedError:
+            self.extractor_ = self.extractor_.fit()
+        return self.extractor_
+
+    def _get_state(self) -> dict[str, Any]:
+        """Learned attributes to save; the extractor is saved by its parameters and refitted on use."""
+        state = {name: value for name, value in vars(self).items() if name.endswith("_") and not name.startswith("_")}
+        if "extractor_" in state:
+            state["extractor_"] = clone(state["extractor_"])
+        return state
 
     def _check_events(self, events: EventSet, depth: int) -> None:
         offsets = events.offsets
@@ -643,7 +683,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         self.config_ = self._resolve_config()
         resolve_device(self.device)  # an invalid device or trainer_params fail now, not after extraction
         self._trainer()
-        events = self._events(X)
+        events = self._training_events(X)
         if len(events) == 0:
             raise InvalidVideoError(
                 f"PKGNetDetector: the extractor found no object in the {events.n_videos} training videos "
@@ -665,7 +705,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         trainer = self._trainer()
         data = self._training_data(events, teacher)
         trainer.fit(model, self._loss(), data, name="pkgnet",
-                    data_key=training_key(events.fingerprint(), self.config_, self.random_state))
+                    data_key=training_key(events.fingerprint(), self.config_, self.random_state, self.teacher_taps_,
+                                          trainer_params=self.trainer_params))
         self.student_, self.teacher_ = model.student, model.teacher
         self.history_ = list(trainer.history_)
         self.fusion_ = clone(self.fusion) if self.fusion is not None else self._default_fusion()
@@ -734,15 +775,30 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         check_is_fitted(self, "student_")
         events = self._events(X)
         self._check_events(events, self._depth())
+        self._check_fitted_cubes(events)
+        components = self._raw_scores(events)
+        return ScoreTable.from_events(components, events)
+
+    def _check_fitted_cubes(self, events: EventSet) -> None:
+        """Scored cubes must have the length, patch size and channels of the training cubes."""
         if len(events.offsets) - 1 != self.n_context_:
             raise ValueError(
                 f"PKGNetDetector was fitted on cubes of {self.n_context_ + 1} frames but got offsets {events.offsets}"
             )
-        components = self._raw_scores(events)
-        return ScoreTable.from_events(components, events)
-
-    def _training_extraction(self, videos: list[Video]) -> tuple[EventSet, None]:
-        return self._events(videos), None  # no fitted extractor is kept: scoring extracts anew
+        if not len(events):
+            return
+        if events.patch_size != tuple(self.patch_size_):
+            raise ValueError(
+                f"events have {events.patch_size} patches but the detector was trained on {tuple(self.patch_size_)}; "
+                f"extract them with the patch_size of the training events"
+            )
+        channels = int(events.patches.shape[-1])
+        if channels != self.n_channels_:
+            raise InvalidVideoError(
+                f"PKGNetDetector was fitted on {self.n_channels_}-channel frames but videos "
+                f"{list(events.video_names)} have {channels}-channel frames; "
+                "read them the same way as the training footage (e.g. Video(path, grayscale=...))"
+            )
 
     def _scorer(self) -> PKGNetScorer:
         names = _component_names(self.config_["architecture"], self.config_["kd_blocks"])
@@ -761,7 +817,16 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         """The scorer on cubes of the fitted length, patch size and channels (for :meth:`export`)."""
         scorer = self._scorer()
         shape = (self.n_context_ + 1, *self.patch_size_, self.n_channels_)
-        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, event_table, extractor=self._extractor())
+        extractor = self.extractor_ if hasattr(self, "extractor_") else self._extractor()  # saved before it was kept
+        return ScoringGraph(scorer, {"patches": ("uint8", shape)}, scorer.names, event_table, extractor=extractor)
+
+
+def _some_videos(X: Any) -> list[Video]:
+    """``X`` as videos; InvalidVideoError when there are none."""
+    videos = as_videos(X)
+    if not videos:
+        raise InvalidVideoError("PKGNetDetector got no videos")
+    return videos
 
 
 def _component_names(architecture: str, blocks: Sequence[int]) -> list[str]:
