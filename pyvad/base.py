@@ -24,6 +24,7 @@ from pyvad.persistence import load_estimator, save_estimator
 
 __all__ = [
     "BaseDetector",
+    "ExtractorSavedByParameters",
     "load",
     "check_frame_scores",
     "check_frame_labels",
@@ -38,6 +39,21 @@ AUTO_CONTAMINATION = 0.01
 def _is_learned(name: str) -> bool:
     """sklearn convention: fitted attributes end with ``_`` (and are not private)."""
     return name.endswith("_") and not name.startswith("_")
+
+
+class ExtractorSavedByParameters:
+    """Mixin of detectors whose ``extractor_`` is saved by its parameters, not its fitted state.
+
+    Their extractor learns nothing a model file needs (or what it learns is large and cheap to
+    redo), so a loaded detector refits it without data when it first scores videos.
+    """
+
+    def _get_state(self) -> dict[str, Any]:
+        """Learned attributes to save, with ``extractor_`` unfitted (see :mod:`pyvad.persistence`)."""
+        state = {name: value for name, value in vars(self).items() if _is_learned(name)}
+        if state.get("extractor_") is not None:
+            state["extractor_"] = clone(state["extractor_"])
+        return state
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):

@@ -37,7 +37,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector, preset_value, resolve_preset
+from pyvad.base import BaseDetector, ExtractorSavedByParameters, preset_value, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
@@ -388,7 +388,7 @@ class _CAFEObjective:
 # ----------------------------------------------------------------------------- detector
 
 
-class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
+class CAFEDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters, BaseDetector):
     """CAFE: consistency-aware high-level feature distillation on object events.
 
     Every hyper-parameter left at ``None`` takes the value of ``preset`` (see
@@ -684,13 +684,6 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
     def _build_modules(self) -> dict[str, torch.nn.Module]:
         """Fresh networks for :func:`pyvad.load` to fill with the saved weights."""
         return {"teacher_": self._build_teacher("random"), "network_": self._build_network()}
-
-    def _get_state(self) -> dict[str, Any]:
-        """Learned attributes to save; the extractor is saved by its parameters and refitted on use."""
-        state = {name: value for name, value in vars(self).items() if name.endswith("_") and not name.startswith("_")}
-        if state.get("extractor_") is not None:
-            state["extractor_"] = clone(state["extractor_"])
-        return state
 
     # ------------------------------------------------------------------ fitting
 

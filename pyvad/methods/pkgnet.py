@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector, preset_value, resolve_preset
+from pyvad.base import BaseDetector, ExtractorSavedByParameters, preset_value, resolve_preset
 from pyvad.events import EventSet
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
@@ -282,7 +282,7 @@ class _PKGNetLoss:
 # ----------------------------------------------------------------------------- estimator
 
 
-class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
+class PKGNetDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters, BaseDetector):
     """Prior Knowledge Guided Network: future-object prediction distilled from a teacher.
 
     Every parameter left at ``None`` takes the value of ``preset`` (see :data:`PRESETS`);
@@ -595,13 +595,6 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         except NotFittedError:
             self.extractor_ = self.extractor_.fit()
         return self.extractor_
-
-    def _get_state(self) -> dict[str, Any]:
-        """Learned attributes to save; the extractor is saved by its parameters and refitted on use."""
-        state = {name: value for name, value in vars(self).items() if name.endswith("_") and not name.startswith("_")}
-        if "extractor_" in state:
-            state["extractor_"] = clone(state["extractor_"])
-        return state
 
     def _check_events(self, events: EventSet, depth: int) -> None:
         offsets = events.offsets
