@@ -715,7 +715,7 @@ def write_scores(
         raise ValueError(f"write_scores: {len(scores)} score arrays but {len(names)} names")
     if names is None and len(scores) != 1:
         raise ValueError(f"write_scores: give names for {len(scores)} videos (without names, exactly one)")
-    if not (isinstance(fps, (int, float)) and np.isfinite(fps) and fps > 0):
+    if isinstance(fps, (bool, np.bool_)) or not (isinstance(fps, Real) and np.isfinite(fps) and fps > 0):
         raise ValueError(f"write_scores: fps must be a positive number, got {fps!r}")
     arrays = _checked_scores(scores, names)
     if path.suffix.lower() == ".csv":

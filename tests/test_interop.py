@@ -283,11 +283,17 @@ def test_named_videos_get_a_video_column_and_a_record_each(tmp_path):
      (("s.csv", [[1.0]], ["a", "b"]), {}, ValueError, "1 score arrays but 2 names"),
      (("s.txt", [[1.0]]), {}, ValueError, r"\.csv or \.json"),
      (("s.csv", [[1.0, np.nan]], ["cam"]), {}, InvalidVideoError, "'cam'"),
-     (("s.csv", [[1.0]]), {"fps": 0}, ValueError, "fps")],
+     (("s.csv", [[1.0]]), {"fps": 0}, ValueError, "fps"),
+     (("s.csv", [[1.0]]), {"fps": True}, ValueError, "fps")],
 )
 def test_bad_score_exports_are_refused(tmp_path, args, kwargs, error, message):
     with pytest.raises(error, match=message):
         write_scores(tmp_path / args[0], *args[1:], **kwargs)
+
+
+def test_a_numpy_frame_rate_is_accepted(tmp_path):
+    path = write_scores(tmp_path / "s.csv", [[0.0, 1.0]], fps=np.float32(2))
+    assert path.read_text().splitlines()[2] == "1,0.5000,1"
 
 
 def test_the_csv_writer_refuses_rows_that_do_not_match_its_columns(tmp_path):
