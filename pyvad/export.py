@@ -442,12 +442,23 @@ class ExportedDetector:
         -------
         dict of str to ndarray
             Raw graph outputs by name.
+
+        Raises
+        ------
+        ValueError
+            An input is missing, has another trailing shape, or has a dtype that would lose
+            values in the graph's (float patches for a ``uint8`` graph).
         """
         arrays = {}
         for name, declared in self.spec["inputs"].items():
             if name not in inputs:
                 raise ValueError(f"the graph needs input {name!r}; got {sorted(inputs)}")
-            array = np.ascontiguousarray(inputs[name], dtype=_DTYPES[declared["dtype"]][1])
+            dtype = np.dtype(_DTYPES[declared["dtype"]][1])
+            given = np.asarray(inputs[name])
+            if given.dtype != dtype and not np.can_cast(given.dtype, dtype, casting="same_kind"):
+                # e.g. float patches in [0, 1] for a uint8 graph: a cast would make them 0 or 1
+                raise ValueError(f"input {name!r} has dtype {given.dtype}, the graph takes {dtype}; convert it first")
+            array = np.ascontiguousarray(given, dtype=dtype)
             if list(array.shape[1:]) != declared["shape"][1:]:
                 raise ValueError(
                     f"input {name!r} has shape {array.shape}, the graph expects (N, {', '.join(map(str, declared['shape'][1:]))})"

@@ -115,6 +115,8 @@ def test_exported_detector_scores_an_event_set_like_videos(fitted, videos, tmp_p
     assert [s.tolist() for s in exported.score_frames(events)] == [s.tolist() for s in exported.score_frames(test.videos)]
     raw = exported.run(patches=events.patches[:3])
     assert sorted(raw) == ["kd_block1", "kd_block2", "pred"] and raw["pred"].shape == (3,)
+    with pytest.raises(ValueError, match="dtype float64, the graph takes uint8"):  # [0, 1] floats would become 0 or 1
+        exported.run(patches=events.patches[:3] / 255.0)
 
 
 def test_export_of_an_unfitted_detector_raises_not_fitted(tmp_path):
