@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -25,6 +26,7 @@ from pyvad.persistence import load_estimator, save_estimator
 __all__ = [
     "BaseDetector",
     "ExtractorSavedByParameters",
+    "RANDOM_STATE_CONSTRAINT",
     "load",
     "check_frame_scores",
     "check_frame_labels",
@@ -32,6 +34,10 @@ __all__ = [
     "preset_value",
     "resolve_preset",
 ]
+
+#: scikit-learn constraint of a detector's ``random_state``: None, or a seed that
+#: :func:`pyvad.training.seed_everything` accepts (a ``RandomState`` instance is not one).
+RANDOM_STATE_CONSTRAINT = [Interval(Integral, 0, 2**32 - 1, closed="both"), None]
 
 AUTO_CONTAMINATION = 0.01
 
@@ -54,6 +60,14 @@ class ExtractorSavedByParameters:
         if state.get("extractor_") is not None:
             state["extractor_"] = clone(state["extractor_"])
         return state
+
+    def _refitted_extractor(self) -> Any:
+        """``extractor_``, fitted without data first when it is not (after loading from a file)."""
+        try:
+            check_is_fitted(self.extractor_)
+        except NotFittedError:
+            self.extractor_ = self.extractor_.fit()
+        return self.extractor_
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):

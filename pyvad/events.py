@@ -26,8 +26,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pyvad.exceptions import InvalidVideoError
+
 __all__ = [
     "EventSet",
+    "check_channels",
+    "check_patch_size",
     "crop_patch",
     "crop_patches",
     "neighbour_indices",
@@ -511,3 +515,48 @@ class EventSet:
             np.bincount(self.frame_indices[self.video_ids == v], minlength=int(n)).astype(np.int64)
             for v, n in enumerate(self.n_frames)
         ]
+
+
+def check_patch_size(events: EventSet, trained: Sequence[int]) -> None:
+    """Refuse scored events whose patches have another size than the training events'.
+
+    Parameters
+    ----------
+    events : EventSet
+        The events to score (an empty set passes).
+    trained : (int, int)
+        ``(height, width)`` of the training patches.
+
+    Raises
+    ------
+    ValueError
+        If the sizes differ.
+    """
+    if len(events) and events.patch_size != tuple(trained):
+        raise ValueError(f"events have {events.patch_size} patches but the detector was trained on {tuple(trained)}; "
+                         "extract them with the patch_size of the training events")
+
+
+def check_channels(events: EventSet, trained: int, owner: str) -> None:
+    """Refuse scored events whose frames have another number of channels than the training frames.
+
+    Parameters
+    ----------
+    events : EventSet
+        The events to score (an empty set passes).
+    trained : int
+        Channels of the training frames.
+    owner : str
+        The detector, for the message.
+
+    Raises
+    ------
+    InvalidVideoError
+        If the channel counts differ (grey footage after colour training, or the reverse).
+    """
+    channels = int(events.patches.shape[-1])
+    if len(events) and channels != trained:
+        raise InvalidVideoError(
+            f"{owner} was fitted on {trained}-channel frames but videos {list(events.video_names)} have "
+            f"{channels}-channel frames; read them the same way as the training footage (e.g. Video(path, grayscale=...))"
+        )

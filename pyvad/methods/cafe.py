@@ -32,13 +32,12 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector, ExtractorSavedByParameters, preset_value, resolve_preset
-from pyvad.events import EventSet
+from pyvad.base import RANDOM_STATE_CONSTRAINT, BaseDetector, ExtractorSavedByParameters, preset_value, resolve_preset
+from pyvad.events import EventSet, check_patch_size
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
@@ -549,7 +548,7 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters, 
         "amp": [StrOptions(set(AMP_CHOICES)), None],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "trainer_params": [dict, None],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "random_state": RANDOM_STATE_CONSTRAINT,
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -784,19 +783,10 @@ class CAFEDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters, 
                 f"got {type(X).__name__}; run the extractor first"
             )
         else:
-            events = self._fitted_extractor().transform(as_videos(X))
+            events = self._refitted_extractor().transform(as_videos(X))
         self._check_events(events, "scored")
-        if len(events) and events.patch_size != tuple(self.patch_size_):
-            raise ValueError(f"events have {events.patch_size} patches but the detector was trained on {self.patch_size_}")
+        check_patch_size(events, self.patch_size_)
         return events
-
-    def _fitted_extractor(self) -> Any:
-        """The extractor, refitted (data-free) after loading from a file."""
-        try:
-            check_is_fitted(self.extractor_)
-        except NotFittedError:
-            self.extractor_ = self.extractor_.fit()
-        return self.extractor_
 
     def _scorer(self, offsets: Sequence[int]) -> CAFEScorer:
         config = self.config_

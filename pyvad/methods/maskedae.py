@@ -46,8 +46,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector, preset_value, resolve_preset
-from pyvad.events import EventSet, reference_index
+from pyvad.base import RANDOM_STATE_CONSTRAINT, BaseDetector, preset_value, resolve_preset
+from pyvad.events import EventSet, check_channels, reference_index
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph
 from pyvad.foreground.whole_frames import FrameEvents, WholeFrames
@@ -604,7 +604,7 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
         "compile": ["boolean"],
         "device": [str],
         "trainer_params": [dict, None],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "random_state": RANDOM_STATE_CONSTRAINT,
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -784,13 +784,8 @@ class MaskedAEDetector(ExportMixin, FusedDetectorMixin, BaseDetector):
                 f"MaskedAEDetector expects image_size={config['image_size']} and offsets={config['offsets']}; "
                 "use WholeFrames(image_size=..., offsets=...) with the same values"
             )
-        expected = self.net_kwargs_["in_channels"] // len(config["offsets"]) if not training else None
-        if expected is not None and len(events) and int(events.patches.shape[-1]) != expected:
-            raise InvalidVideoError(
-                f"MaskedAEDetector was fitted on {expected}-channel frames but videos "
-                f"{list(events.video_names)} have {int(events.patches.shape[-1])}-channel frames; "
-                "read them the same way as the training footage (e.g. Video(path, grayscale=...))"
-            )
+        if not training:
+            check_channels(events, self.net_kwargs_["in_channels"] // len(config["offsets"]), type(self).__name__)
         if training and config["motion_weights"] and getattr(events, "motion", None) is None:
             raise InvalidVideoError("motion_weights=True needs motion maps: use WholeFrames(motion='paper')")
         return events

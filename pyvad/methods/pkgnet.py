@@ -27,15 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from pyvad.base import BaseDetector, ExtractorSavedByParameters, preset_value, resolve_preset
-from pyvad.events import EventSet
+from pyvad.base import RANDOM_STATE_CONSTRAINT, BaseDetector, ExtractorSavedByParameters, preset_value, resolve_preset
+from pyvad.events import EventSet, check_channels, check_patch_size
 from pyvad.exceptions import InvalidVideoError
 from pyvad.export import ExportMixin, ScoringGraph, event_table
 from pyvad.foreground import MotionForeground
@@ -450,7 +449,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters
         "checkpoint_dir": [str, os.PathLike, None],
         "resume": ["boolean"],
         "trainer_params": [dict, None],
-        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "random_state": RANDOM_STATE_CONSTRAINT,
         "verbose": [Interval(Integral, 0, None, closed="left")],
     }
 
@@ -590,11 +589,7 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters
         """
         if not hasattr(self, "extractor_"):
             return clone(self._extractor()).fit(videos)
-        try:
-            check_is_fitted(self.extractor_)
-        except NotFittedError:
-            self.extractor_ = self.extractor_.fit()
-        return self.extractor_
+        return self._refitted_extractor()
 
     def _check_events(self, events: EventSet, depth: int) -> None:
         offsets = events.offsets
@@ -778,20 +773,8 @@ class PKGNetDetector(ExportMixin, FusedDetectorMixin, ExtractorSavedByParameters
             raise ValueError(
                 f"PKGNetDetector was fitted on cubes of {self.n_context_ + 1} frames but got offsets {events.offsets}"
             )
-        if not len(events):
-            return
-        if events.patch_size != tuple(self.patch_size_):
-            raise ValueError(
-                f"events have {events.patch_size} patches but the detector was trained on {tuple(self.patch_size_)}; "
-                f"extract them with the patch_size of the training events"
-            )
-        channels = int(events.patches.shape[-1])
-        if channels != self.n_channels_:
-            raise InvalidVideoError(
-                f"PKGNetDetector was fitted on {self.n_channels_}-channel frames but videos "
-                f"{list(events.video_names)} have {channels}-channel frames; "
-                "read them the same way as the training footage (e.g. Video(path, grayscale=...))"
-            )
+        check_patch_size(events, self.patch_size_)
+        check_channels(events, self.n_channels_, type(self).__name__)
 
     def _scorer(self) -> PKGNetScorer:
         names = _component_names(self.config_["architecture"], self.config_["kd_blocks"])
