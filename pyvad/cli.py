@@ -155,13 +155,13 @@ _CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".web
 def _expand_clip_folders(paths: Sequence[str]) -> list[str]:
     """Each folder that holds video files and no frame images stands for its videos, in name order
     (numbers by value: ``clip2`` before ``clip10``; hidden files skipped, as frame folders skip them)."""
-    from pyvad.video import IMAGE_SUFFIXES, _natural_key
+    from pyvad.video import IMAGE_SUFFIXES, natural_key
 
     expanded: list[str] = []
     for text in paths:
         path = Path(text)
-        files = (sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")), key=_natural_key)
-                 if path.is_dir() else [])
+        files = (sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
+                        key=lambda p: natural_key(p.name)) if path.is_dir() else [])
         clips = [str(p) for p in files if p.suffix.lower() in _CLIP_SUFFIXES]
         if clips and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
             expanded += clips

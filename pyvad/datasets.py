@@ -71,7 +71,7 @@ import numpy as np
 import scipy.io
 
 from pyvad.exceptions import DatasetNotFoundError, InvalidVideoError
-from pyvad.video import Video
+from pyvad.video import Video, natural_key
 
 __all__ = ["DATASET_NAMES", "VideoDataset", "load_dataset", "load_vec_boxes", "read_interval_labels"]
 
@@ -197,11 +197,6 @@ class VideoDataset:
 # --------------------------------------------------------------------------- helpers
 
 
-def _natural_key(text: str) -> list[int | str]:
-    """Sort key that orders ``"2"`` before ``"10"``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
 def _missing(dataset: str, what: str, where: Path) -> DatasetNotFoundError:
     """Build the error for data that is absent, naming the official download page."""
     page = _OFFICIAL_PAGES.get(dataset)
@@ -218,7 +213,7 @@ def _require_dir(path: Path, dataset: str, what: str) -> Path:
 def _visible_entries(folder: Path) -> list[Path]:
     """Non-hidden entries of ``folder``, naturally sorted by name."""
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
-    return sorted(entries, key=lambda p: _natural_key(p.name))
+    return sorted(entries, key=lambda p: natural_key(p.name))
 
 
 def _subfolders(folder: Path, pattern: str = r".+") -> list[Path]:
@@ -577,7 +572,7 @@ def _read_official_split(folder: Path, split: str, kinds: Sequence[str]) -> list
         if not path.is_file():
             raise _missing("ubnormal", "an official split file", path)
         names += _read_name_list(path)
-    return sorted(names, key=_natural_key)
+    return sorted(names, key=natural_key)
 
 
 def _ubnormal_split_names(
@@ -630,7 +625,7 @@ def _load_ubnormal(
     paths = {p.stem: p for p in root.glob("Scene*/*.mp4")}
     if not paths:
         raise _missing("ubnormal", "videos Scene*/*.mp4", root)
-    names = sorted(paths, key=_natural_key)
+    names = sorted(paths, key=natural_key)
     train_names, test_names = _ubnormal_split_names(
         root, names, include_abnormal_train, test_split
     )

@@ -27,7 +27,6 @@ import csv
 import json
 import math
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from numbers import Real
@@ -41,7 +40,7 @@ from pyvad._version import __version__
 from pyvad.datasets import read_interval_labels
 from pyvad.exceptions import InvalidVideoError
 from pyvad.streaming import AlertTracker
-from pyvad.video import DEFAULT_FPS
+from pyvad.video import DEFAULT_FPS, natural_key
 
 __all__ = [
     "BOX_FILE_READERS",
@@ -149,10 +148,6 @@ def _load_json(path: Path) -> Any:
         raise InvalidVideoError(f"box file {str(path)!r}: not a UTF-8 text file ({exc.reason})") from None
 
 
-def _natural_key(text: str) -> list[int | str]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
 def _frames_from_file_names(images: list[dict], where: str) -> dict[Any, tuple[str, int]]:
     """``image id → (video, frame)`` from ``file_name`` = ``<video>/<frame file>``.
 
@@ -170,7 +165,7 @@ def _frames_from_file_names(images: list[dict], where: str) -> dict[Any, tuple[s
         per_video.setdefault(path.parent.name, []).append((path.name, image["id"]))
     mapping = {}
     for video, files in per_video.items():
-        for frame, (_, image_id) in enumerate(sorted(files, key=lambda item: _natural_key(item[0]))):
+        for frame, (_, image_id) in enumerate(sorted(files, key=lambda item: natural_key(item[0]))):
             mapping[image_id] = (video, frame)
     return mapping
 

@@ -54,6 +54,7 @@ __all__ = [
     "VideoWriteError",
     "VideoWriter",
     "as_videos",
+    "natural_key",
     "write_video",
 ]
 
@@ -222,10 +223,26 @@ class _ArraySource:
             yield self.frames[index].copy()
 
 
-def _natural_key(path: Path) -> tuple[list[int | str], str]:
-    """Sort key ordering ``2.jpg`` before ``10.jpg``; the name breaks ties (``1`` vs ``01``)."""
-    parts = re.split(r"(\d+)", path.name)
-    return [int(part) if part.isdigit() else part.lower() for part in parts], path.name
+def natural_key(name: str) -> tuple[list[int | str], str]:
+    """Sort key of names in natural order: ``2.jpg`` before ``10.jpg``, case ignored.
+
+    The name itself breaks ties (``1`` and ``01``), so the order never depends on listing order.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    tuple
+        Comparable key.
+
+    Examples
+    --------
+    >>> sorted(["10.jpg", "2.jpg", "B1", "a1"], key=natural_key)
+    ['2.jpg', '10.jpg', 'a1', 'B1']
+    """
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)], name
 
 
 def _list_frame_files(folder: Path, name: str) -> list[Path]:
@@ -242,7 +259,7 @@ def _list_frame_files(folder: Path, name: str) -> list[Path]:
             f"Video {name!r}: folder {folder} holds no frame images "
             f"(expected files ending in {', '.join(sorted(IMAGE_SUFFIXES))})."
         )
-    return sorted(files, key=_natural_key)
+    return sorted(files, key=lambda path: natural_key(path.name))
 
 
 class _FolderSource:
