@@ -28,7 +28,7 @@ from _common import default_ped2_root, write_result
 import pyvad
 from pyvad.datasets import load_dataset
 from pyvad.events import reference_index
-from pyvad.methods.maskedae import normalized_cells, token_weights, video_component_maps
+from pyvad.methods.maskedae import _to_unit, normalized_cells, token_weights, video_component_maps
 from pyvad.nets.cvt_mae import patchify
 
 # A token is "moving" when its motion weight is over this multiple of its frame's median weight.
@@ -61,7 +61,7 @@ def reconstruction_by_token(detector, videos, hidden: np.ndarray, step: int = 10
     rows = np.arange(0, len(events), step)
     patches = torch.from_numpy(np.ascontiguousarray(events.patches[rows]))
     n, stack, height, width, channels = patches.shape
-    images = patches.permute(0, 1, 4, 2, 3).reshape(n, stack * channels, height, width).float().sub(127.5).div(127.5)
+    images = _to_unit(patches.permute(0, 1, 4, 2, 3).reshape(n, stack * channels, height, width))  # as the scorer scales
     reference = reference_index(detector.config_["offsets"])
     frame = images[:, reference * channels : (reference + 1) * channels]
     net, p = detector.net_.eval(), detector.net_.patch_size
